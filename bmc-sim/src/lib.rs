@@ -1,0 +1,8 @@
+//! # bmc-sim
+//!
+//! Virtual BMCs (IPMI and Redfish) and virtual nodes for tests, examples and benches.
+//!
+//! **Status: not yet implemented.** This crate holds its place in the workspace layout; its
+//! scope and acceptance criteria are tracked in issue 7. It exports nothing yet, so that
+//! nobody builds on an API that does not exist.
+#![forbid(unsafe_code)]

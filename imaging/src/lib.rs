@@ -1,0 +1,8 @@
+//! # imaging
+//!
+//! Block-image streamer: raw, qcow2 and compressed images from files or HTTP onto disks.
+//!
+//! **Status: not yet implemented.** This crate holds its place in the workspace layout; its
+//! scope and acceptance criteria are tracked in issue 6. It exports nothing yet, so that
+//! nobody builds on an API that does not exist.
+#![forbid(unsafe_code)]

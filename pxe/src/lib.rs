@@ -1,0 +1,8 @@
+//! # pxe
+//!
+//! DHCPv4, ProxyDHCP, TFTP and HTTP-boot primitives that real firmware boots from.
+//!
+//! **Status: not yet implemented.** This crate holds its place in the workspace layout; its
+//! scope and acceptance criteria are tracked in issue 5. It exports nothing yet, so that
+//! nobody builds on an API that does not exist.
+#![forbid(unsafe_code)]
