@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bmc;
 pub mod cmd;
 pub mod crypto;
 mod error;
@@ -38,6 +39,7 @@ pub mod message;
 pub mod packet;
 pub mod rakp;
 pub mod rmcp;
+pub mod session;
 mod wire;
 
 pub use error::{Error, Result};
