@@ -32,6 +32,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bmc;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod client;
 pub mod cmd;
 pub mod crypto;
 mod error;
@@ -39,6 +42,9 @@ pub mod message;
 pub mod packet;
 pub mod rakp;
 pub mod rmcp;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod server;
 pub mod session;
 mod wire;
 

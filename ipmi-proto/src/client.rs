@@ -1,0 +1,545 @@
+//! The async client (feature `tokio`): many BMC sessions on one UDP socket, driven by one task.
+//!
+//! A [`Client`] owns the socket and a driver task that runs every [`Session`] core; each
+//! [`Bmc`] handle keeps one session to one BMC open and reuses it across calls. Requests to
+//! the same BMC run one at a time (the session core queues them); requests to different BMCs
+//! run concurrently, bounded by the client's global limit.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ipmi_proto::Error> {
+//! use ipmi_proto::client::{Client, PowerAction};
+//! use ipmi_proto::session::SessionConfig;
+//! use ipmi_proto::cmd::chassis::{BootDevice, BootMode, BootPersistence};
+//!
+//! let client = Client::builder().build().await?;
+//! let bmc = client.bmc("127.0.0.1:623".parse().unwrap(),
+//!                      SessionConfig::builder("admin", "password").build()?);
+//! bmc.set_boot_device(BootDevice::Pxe, BootPersistence::NextBoot, BootMode::Efi).await?;
+//! bmc.power(PowerAction::On).await?;
+//! assert!(bmc.power_status().await?);
+//! bmc.close().await;
+//! # Ok(()) }
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::cmd::app::{DeviceId, GetDeviceId};
+use crate::cmd::chassis::{
+    BootDevice, BootFlags, BootMode, BootParameter, BootPersistence, ChassisControl, ChassisStatus,
+    GetChassisStatus, GetSystemBootOptions, SetSystemBootOptions,
+};
+use crate::cmd::{RawRequest, Request};
+use crate::error::{Error, Result};
+use crate::session::{Event, RawResponse, RequestId, Route, Session, SessionConfig, route};
+
+/// Power actions, mapped to Chassis Control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PowerAction {
+    /// Power up.
+    On,
+    /// Hard power down.
+    Off,
+    /// Power cycle.
+    Cycle,
+    /// Hard reset.
+    Reset,
+    /// ACPI soft shutdown.
+    Soft,
+    /// Diagnostic interrupt (NMI).
+    Diag,
+}
+
+impl PowerAction {
+    fn control(self) -> ChassisControl {
+        match self {
+            Self::On => ChassisControl::PowerUp,
+            Self::Off => ChassisControl::PowerDown,
+            Self::Cycle => ChassisControl::PowerCycle,
+            Self::Reset => ChassisControl::HardReset,
+            Self::Soft => ChassisControl::SoftShutdown,
+            Self::Diag => ChassisControl::DiagnosticInterrupt,
+        }
+    }
+}
+
+/// Options of a [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    bind: SocketAddr,
+    max_in_flight: usize,
+}
+
+impl ClientBuilder {
+    /// Local address to bind (default `0.0.0.0:0`).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Most requests in flight across all BMCs at once, session set-up included (default 1024).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Bind the socket and start the driver task (needs a tokio runtime).
+    pub async fn build(self) -> Result<Client> {
+        let socket = UdpSocket::bind(self.bind).await.map_err(|e| Error::Io {
+            during: "binding the client socket",
+            message: e.to_string(),
+        })?;
+        let local_addr = socket.local_addr().map_err(|e| Error::Io {
+            during: "reading the local address",
+            message: e.to_string(),
+        })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let driver = Driver {
+            socket,
+            rx,
+            slots: HashMap::new(),
+            by_console: HashMap::new(),
+            by_addr: HashMap::new(),
+            timers: BinaryHeap::new(),
+        };
+        tokio::spawn(driver.run());
+        Ok(Client {
+            inner: Arc::new(Inner {
+                tx,
+                limit: Arc::new(Semaphore::new(self.max_in_flight)),
+                next_key: AtomicU64::new(1),
+                local_addr,
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    tx: mpsc::UnboundedSender<Cmd>,
+    limit: Arc<Semaphore>,
+    next_key: AtomicU64,
+    local_addr: SocketAddr,
+}
+
+/// The async IPMI client. Cloning is cheap; the driver task stops (closing every session)
+/// when the last clone and every [`Bmc`] handle are dropped.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl Client {
+    /// Start building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            bind: SocketAddr::from(([0, 0, 0, 0], 0)),
+            max_in_flight: 1024,
+        }
+    }
+
+    /// The local address of the client's socket.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// A handle to one BMC. The session opens on the first request and stays open for the
+    /// next ones until [`Bmc::close`].
+    pub fn bmc(&self, addr: SocketAddr, config: SessionConfig) -> Bmc {
+        Bmc {
+            client: self.clone(),
+            key: self.inner.next_key.fetch_add(1, Ordering::Relaxed),
+            addr,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// One BMC reached through a [`Client`].
+#[derive(Debug, Clone)]
+pub struct Bmc {
+    client: Client,
+    key: u64,
+    addr: SocketAddr,
+    config: Arc<SessionConfig>,
+}
+
+impl Bmc {
+    /// The BMC's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Send a raw request and get the raw response (any completion code).
+    pub async fn raw(&self, req: RawRequest) -> Result<RawResponse> {
+        let span = tracing::debug_span!("ipmi_request", bmc = %self.addr, netfn = req.netfn, cmd = req.cmd);
+        async {
+            let _permit = self
+                .client
+                .inner
+                .limit
+                .acquire()
+                .await
+                .map_err(|_| Error::SessionClosed)?;
+            let (reply, rx) = oneshot::channel();
+            self.client
+                .inner
+                .tx
+                .send(Cmd::Submit {
+                    key: self.key,
+                    addr: self.addr,
+                    config: self.config.clone(),
+                    req,
+                    reply,
+                })
+                .map_err(|_| Error::SessionClosed)?;
+            let r = rx.await.map_err(|_| Error::SessionClosed)?;
+            if let Err(e) = &r {
+                tracing::debug!(error = %e, "request failed");
+            }
+            r
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Send a typed request; a non-zero completion code is an [`Error::Completion`].
+    pub async fn send<R: Request>(&self, req: &R) -> Result<R::Response> {
+        self.raw(RawRequest::from_request(req)).await?.decode::<R>()
+    }
+
+    /// Get Chassis Status.
+    pub async fn chassis_status(&self) -> Result<ChassisStatus> {
+        self.send(&GetChassisStatus).await
+    }
+
+    /// Whether the system is powered on.
+    pub async fn power_status(&self) -> Result<bool> {
+        Ok(self.chassis_status().await?.power_on)
+    }
+
+    /// Power on, off, cycle, reset, soft-off or NMI.
+    pub async fn power(&self, action: PowerAction) -> Result<()> {
+        self.send(&action.control()).await
+    }
+
+    /// Get Device ID.
+    pub async fn device_id(&self) -> Result<DeviceId> {
+        self.send(&GetDeviceId).await
+    }
+
+    /// Set the boot device, as ipmitool's `chassis bootdev` does: mark the parameters "set in
+    /// progress", write the boot flags, then "set complete". BMCs that do not support the
+    /// set-in-progress parameter (completion code 0x80) are written to directly.
+    pub async fn set_boot_device(
+        &self,
+        device: BootDevice,
+        persistence: BootPersistence,
+        mode: BootMode,
+    ) -> Result<()> {
+        let in_progress = self
+            .send(&SetSystemBootOptions {
+                mark_invalid: false,
+                parameter: BootParameter::SetInProgress(1),
+            })
+            .await;
+        let lock = match in_progress {
+            Ok(()) => true,
+            Err(Error::Completion { code, .. }) if code.to_u8() == 0x80 => false,
+            Err(e) => return Err(e),
+        };
+        let r = self
+            .send(&SetSystemBootOptions {
+                mark_invalid: false,
+                parameter: BootParameter::BootFlags(BootFlags::new(device, persistence, mode)),
+            })
+            .await;
+        if lock {
+            let done = self
+                .send(&SetSystemBootOptions {
+                    mark_invalid: false,
+                    parameter: BootParameter::SetInProgress(0),
+                })
+                .await;
+            r?;
+            return done;
+        }
+        r
+    }
+
+    /// Read the boot flags (parameter 5).
+    pub async fn boot_flags(&self) -> Result<BootFlags> {
+        let r = self.send(&GetSystemBootOptions::parameter(5)).await?;
+        match r.parameter {
+            BootParameter::BootFlags(f) => Ok(f),
+            _ => Err(Error::invalid(
+                "Get System Boot Options response",
+                "not parameter 5",
+            )),
+        }
+    }
+
+    /// Close the session (Close Session is sent; the BMC frees its slot). The next request
+    /// opens a new session.
+    pub async fn close(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .client
+            .inner
+            .tx
+            .send(Cmd::Close {
+                key: self.key,
+                reply,
+            })
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+}
+
+enum Cmd {
+    Submit {
+        key: u64,
+        addr: SocketAddr,
+        config: Arc<SessionConfig>,
+        req: RawRequest,
+        reply: oneshot::Sender<Result<RawResponse>>,
+    },
+    Close {
+        key: u64,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+struct Slot {
+    addr: SocketAddr,
+    session: Session,
+    waiters: HashMap<RequestId, oneshot::Sender<Result<RawResponse>>>,
+    closers: Vec<oneshot::Sender<()>>,
+    console_sid: u32,
+}
+
+struct Driver {
+    socket: UdpSocket,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    slots: HashMap<u64, Slot>,
+    by_console: HashMap<u32, u64>,
+    by_addr: HashMap<SocketAddr, Vec<u64>>,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let mut buf = vec![0u8; 65536];
+        let mut shutting_down: Option<Instant> = None;
+        loop {
+            if let Some(deadline) = shutting_down {
+                if self.slots.is_empty() || Instant::now() >= deadline {
+                    break;
+                }
+            }
+            let next_timer = self.timers.peek().map(|Reverse((t, _))| *t);
+            let sleep_to = match (next_timer, shutting_down) {
+                (Some(t), Some(d)) => Some(t.min(d)),
+                (t, d) => t.or(d),
+            };
+            tokio::select! {
+                cmd = self.rx.recv(), if shutting_down.is_none() => match cmd {
+                    Some(cmd) => self.on_cmd(cmd).await,
+                    None => {
+                        // Every handle is gone: close the sessions politely, briefly.
+                        let now = Instant::now();
+                        let keys: Vec<u64> = self.slots.keys().copied().collect();
+                        for k in keys {
+                            if let Some(s) = self.slots.get_mut(&k) {
+                                s.session.close(now);
+                            }
+                            self.flush(k).await;
+                        }
+                        shutting_down = Some(now + Duration::from_secs(2));
+                    }
+                },
+                r = self.socket.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => self.on_datagram(&buf[..n], from).await,
+                    Err(e) => tracing::debug!(error = %e, "recv_from failed"),
+                },
+                _ = sleep_until(sleep_to), if sleep_to.is_some() => self.on_timers().await,
+            }
+        }
+    }
+
+    async fn on_cmd(&mut self, cmd: Cmd) {
+        let now = Instant::now();
+        match cmd {
+            Cmd::Submit {
+                key,
+                addr,
+                config,
+                req,
+                reply,
+            } => {
+                let slot = self.slots.entry(key).or_insert_with(|| Slot {
+                    addr,
+                    session: Session::new((*config).clone(), now),
+                    waiters: HashMap::new(),
+                    closers: Vec::new(),
+                    console_sid: 0,
+                });
+                if slot.session.is_closed() {
+                    slot.session = Session::new((*config).clone(), now);
+                }
+                let by_addr = self.by_addr.entry(addr).or_default();
+                if !by_addr.contains(&key) {
+                    by_addr.push(key);
+                }
+                let id = slot.session.submit_raw(now, req);
+                slot.waiters.insert(id, reply);
+                self.flush(key).await;
+            }
+            Cmd::Close { key, reply } => match self.slots.get_mut(&key) {
+                Some(slot) => {
+                    slot.closers.push(reply);
+                    slot.session.close(now);
+                    self.flush(key).await;
+                }
+                None => {
+                    let _ = reply.send(());
+                }
+            },
+        }
+    }
+
+    async fn on_datagram(&mut self, data: &[u8], from: SocketAddr) {
+        let now = Instant::now();
+        match route(data) {
+            Some(Route::Console(sid)) => {
+                let Some(&key) = self.by_console.get(&sid) else {
+                    return;
+                };
+                let Some(slot) = self.slots.get_mut(&key) else {
+                    return;
+                };
+                if slot.addr != from {
+                    tracing::debug!(%from, "datagram for a session from another address; dropped");
+                    return;
+                }
+                slot.session.handle_datagram(now, data);
+                self.flush(key).await;
+            }
+            Some(Route::PreSession) => {
+                let keys = self.by_addr.get(&from).cloned().unwrap_or_default();
+                for key in keys {
+                    if let Some(slot) = self.slots.get_mut(&key) {
+                        if slot.session.is_setting_up() {
+                            slot.session.handle_datagram(now, data);
+                            self.flush(key).await;
+                        }
+                    }
+                }
+            }
+            Some(Route::Asf) | None => {}
+        }
+    }
+
+    async fn on_timers(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while let Some(Reverse((t, key))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            due.push(key);
+        }
+        due.sort_unstable();
+        due.dedup();
+        for key in due {
+            if let Some(slot) = self.slots.get_mut(&key) {
+                if slot.session.poll_timeout().is_some_and(|t| t <= now) {
+                    slot.session.handle_timeout(now);
+                }
+                self.flush(key).await;
+            }
+        }
+    }
+
+    /// Send what the session wants sent, deliver its events, and re-arm its timer.
+    async fn flush(&mut self, key: u64) {
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        while let Some(d) = slot.session.poll_transmit() {
+            if let Err(e) = self.socket.send_to(&d, slot.addr).await {
+                tracing::debug!(error = %e, bmc = %slot.addr, "send_to failed");
+            }
+        }
+        let sid = slot.session.console_session_id();
+        if sid != slot.console_sid {
+            if slot.console_sid != 0 {
+                self.by_console.remove(&slot.console_sid);
+            }
+            slot.console_sid = sid;
+            if sid != 0 {
+                self.by_console.insert(sid, key);
+            }
+        }
+        let mut closed = false;
+        while let Some(ev) = slot.session.poll_event() {
+            match ev {
+                Event::Response { id, response } => {
+                    if let Some(w) = slot.waiters.remove(&id) {
+                        let _ = w.send(Ok(response));
+                    }
+                }
+                Event::RequestFailed { id, error } => {
+                    if let Some(w) = slot.waiters.remove(&id) {
+                        let _ = w.send(Err(error));
+                    }
+                }
+                Event::Established { suite, privilege } => {
+                    tracing::debug!(bmc = %slot.addr, suite, privilege, "session established");
+                }
+                Event::Failed(e) => tracing::debug!(bmc = %slot.addr, error = %e, "session failed"),
+                Event::Closed => closed = true,
+            }
+        }
+        if closed {
+            for c in slot.closers.drain(..) {
+                let _ = c.send(());
+            }
+            for (_, w) in slot.waiters.drain() {
+                let _ = w.send(Err(Error::SessionClosed));
+            }
+            self.by_console.remove(&slot.console_sid);
+            let addr = slot.addr;
+            self.slots.remove(&key);
+            if let Some(v) = self.by_addr.get_mut(&addr) {
+                v.retain(|k| *k != key);
+                if v.is_empty() {
+                    self.by_addr.remove(&addr);
+                }
+            }
+            return;
+        }
+        if let Some(t) = slot.session.poll_timeout() {
+            self.timers.push(Reverse((t, key)));
+        }
+    }
+}
+
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+        None => std::future::pending().await,
+    }
+}
