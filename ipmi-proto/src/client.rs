@@ -237,39 +237,41 @@ impl Bmc {
         self.send(&GetDeviceId).await
     }
 
-    /// Set the boot device, as ipmitool's `chassis bootdev` does: mark the parameters "set in
-    /// progress", write the boot flags, then "set complete". BMCs that do not support the
-    /// set-in-progress parameter (completion code 0x80) are written to directly.
+    /// Set the boot device, as ipmitool's `chassis bootdev` does: mark the boot parameters "set
+    /// in progress" (skipped when the BMC refuses that parameter), acknowledge the boot info
+    /// (parameter 4: BIOS/POST), write the boot flags, then "set complete".
     pub async fn set_boot_device(
         &self,
         device: BootDevice,
         persistence: BootPersistence,
         mode: BootMode,
     ) -> Result<()> {
-        let in_progress = self
-            .send(&SetSystemBootOptions {
-                mark_invalid: false,
-                parameter: BootParameter::SetInProgress(1),
-            })
-            .await;
-        let lock = match in_progress {
+        let set = |parameter| SetSystemBootOptions {
+            mark_invalid: false,
+            parameter,
+        };
+        let lock = match self.send(&set(BootParameter::SetInProgress(1))).await {
             Ok(()) => true,
-            Err(Error::Completion { code, .. }) if code.to_u8() == 0x80 => false,
+            Err(Error::Completion { .. }) => false,
             Err(e) => return Err(e),
         };
-        let r = self
-            .send(&SetSystemBootOptions {
-                mark_invalid: false,
-                parameter: BootParameter::BootFlags(BootFlags::new(device, persistence, mode)),
-            })
+        let mut r = self
+            .send(&set(BootParameter::BootInfoAck {
+                mask: 0x01,
+                data: 0x01,
+            }))
             .await;
-        if lock {
-            let done = self
-                .send(&SetSystemBootOptions {
-                    mark_invalid: false,
-                    parameter: BootParameter::SetInProgress(0),
-                })
+        if r.is_ok() {
+            r = self
+                .send(&set(BootParameter::BootFlags(BootFlags::new(
+                    device,
+                    persistence,
+                    mode,
+                ))))
                 .await;
+        }
+        if lock {
+            let done = self.send(&set(BootParameter::SetInProgress(0))).await;
             r?;
             return done;
         }

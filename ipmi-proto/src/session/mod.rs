@@ -634,8 +634,14 @@ impl Session {
         let mut candidates = self.candidates();
         match candidates.pop_front() {
             Some(suite) => {
+                let more = !candidates.is_empty();
                 self.state = State::OpenSession { candidates, suite };
                 self.send_open_session(now, suite);
+                if more {
+                    if let Some(f) = &mut self.in_flight {
+                        f.attempts = self.cfg.retries.saturating_sub(1);
+                    }
+                }
             }
             None => self.fail(Error::UnsupportedCipherSuite {
                 requested: match self.cfg.suite {
@@ -721,6 +727,10 @@ impl Session {
                     } else {
                         self.begin_open_session(now);
                     }
+                    return;
+                }
+                if let State::OpenSession { suite, .. } = self.state {
+                    self.suite_refused(now, suite);
                     return;
                 }
                 self.fail(Error::Timeout { what });
@@ -925,9 +935,9 @@ impl Session {
                             for_error: false,
                         };
                         self.send_cipher_suites_query(now, 0);
-                        // A BMC that ignores the query should not cost the full retry budget.
+                        // BMCs such as ipmi_sim and iLO ignore this query: ask once, then fall back.
                         if let Some(f) = &mut self.in_flight {
-                            f.attempts = self.cfg.retries.saturating_sub(1);
+                            f.attempts = self.cfg.retries;
                         }
                     }
                     SuiteChoice::Fixed(_) => self.begin_open_session(now),
@@ -982,6 +992,55 @@ impl Session {
         }
     }
 
+    /// The BMC refused `suite` (by status, or by never answering Open Session although it
+    /// answered Get Channel Authentication Capabilities, as ipmi_sim does for suite 17): try the
+    /// next candidate, or fail saying what the BMC offers.
+    fn suite_refused(&mut self, now: Instant, suite: CipherSuite) {
+        let next = match &mut self.state {
+            State::OpenSession { candidates, .. } => candidates.pop_front(),
+            _ => None,
+        };
+        if let Some(next) = next {
+            tracing::debug!(refused = suite.id, trying = next.id, "cipher suite refused");
+            let more = match &mut self.state {
+                State::OpenSession { candidates, suite } => {
+                    *suite = next;
+                    !candidates.is_empty()
+                }
+                _ => false,
+            };
+            self.send_open_session(now, next);
+            if more {
+                // The BMC is alive (it answered before): two tries are enough per suite.
+                if let Some(f) = &mut self.in_flight {
+                    f.attempts = self.cfg.retries.saturating_sub(1);
+                }
+            }
+            return;
+        }
+        if self.offered.is_empty() && matches!(self.cfg.suite, SuiteChoice::Fixed(_)) {
+            // Learn what the BMC offers, to say so in the error.
+            self.state = State::CipherSuites {
+                index: 0,
+                records: Vec::new(),
+                for_error: true,
+            };
+            self.send_cipher_suites_query(now, 0);
+            if let Some(f) = &mut self.in_flight {
+                f.attempts = self.cfg.retries;
+            }
+            return;
+        }
+        self.fail(Error::UnsupportedCipherSuite {
+            requested: match self.cfg.suite {
+                SuiteChoice::Fixed(id) => Some(id),
+                SuiteChoice::Auto => None,
+            },
+            offered: self.offered.clone(),
+            supported: self.cfg.allowed_suites(),
+        });
+    }
+
     fn on_open_session_response(&mut self, now: Instant, payload: &[u8]) -> Result<bool> {
         let r = OpenSessionResponse::parse(payload)?;
         if r.tag != self.tag
@@ -997,35 +1056,7 @@ impl Session {
         let suite = *suite;
         if r.status != RakpStatus::NoErrors {
             if r.status.is_algorithm_mismatch() {
-                if let Some(next) = candidates.pop_front() {
-                    tracing::debug!(refused = suite.id, trying = next.id, "cipher suite refused");
-                    if let State::OpenSession { suite, .. } = &mut self.state {
-                        *suite = next;
-                    }
-                    self.send_open_session(now, next);
-                    return Ok(true);
-                }
-                if self.offered.is_empty() && matches!(self.cfg.suite, SuiteChoice::Fixed(_)) {
-                    // Learn what the BMC offers, to say so in the error.
-                    self.state = State::CipherSuites {
-                        index: 0,
-                        records: Vec::new(),
-                        for_error: true,
-                    };
-                    self.send_cipher_suites_query(now, 0);
-                    if let Some(f) = &mut self.in_flight {
-                        f.attempts = self.cfg.retries.saturating_sub(1);
-                    }
-                    return Ok(true);
-                }
-                self.fail(Error::UnsupportedCipherSuite {
-                    requested: match self.cfg.suite {
-                        SuiteChoice::Fixed(id) => Some(id),
-                        SuiteChoice::Auto => None,
-                    },
-                    offered: self.offered.clone(),
-                    supported: self.cfg.allowed_suites(),
-                });
+                self.suite_refused(now, suite);
             } else if r.status.is_authentication() {
                 self.fail(Error::Authentication {
                     reason: r.status.to_string(),

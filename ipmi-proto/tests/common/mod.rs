@@ -95,3 +95,133 @@ impl OurBmc {
         self.addr.port().to_string()
     }
 }
+
+/// A free UDP port on 127.0.0.1 (bound, read, released).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// OpenIPMI's `ipmi_sim` on 127.0.0.1, configured from scratch in a temporary directory:
+/// users admin/password (ADMIN), operator/operpass, user/userpass; a chassis-control program
+/// that keeps power and boot device in files; killed on drop.
+pub struct IpmiSim {
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+    child: std::process::Child,
+}
+
+impl IpmiSim {
+    pub fn start() -> Self {
+        require("ipmi_sim", "openipmi");
+        let port = free_udp_port();
+        let dir =
+            std::env::temp_dir().join(format!("ipmi-proto-sim-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("chassis")).unwrap();
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        let control = dir.join("chassis_control.sh");
+        // ipmi_sim runs `PROG get power|boot` and `PROG set power 0|1 | boot DEV | ...`.
+        std::fs::write(
+            &control,
+            r#"#!/bin/sh
+d=$1; shift; op=$1; shift
+case $op in
+get) for p in "$@"; do
+       case $p in
+         power) v=0; [ -f "$d/power" ] && read v < "$d/power"; echo "power:$v" ;;
+         boot) v=default; [ -f "$d/boot" ] && read v < "$d/boot"; echo "boot:$v" ;;
+         *) echo "Invalid parameter: $p"; exit 1 ;;
+       esac
+     done ;;
+set) while [ $# -gt 0 ]; do
+       p=$1; v=$2; shift 2
+       case $p in
+         power) echo "$v" > "$d/power" ;;
+         boot) echo "$v" > "$d/boot" ;;
+         shutdown) echo 0 > "$d/power" ;;
+       esac
+       echo "set $p $v" >> "$d/log"
+     done ;;
+*) exit 1 ;;
+esac
+exit 0
+"#,
+        )
+        .unwrap();
+        run("chmod", &["+x", control.to_str().unwrap()]);
+        std::fs::write(dir.join("chassis/power"), "0\n").unwrap();
+        let lan = format!(
+            r#"name "sim{port}"
+set_working_mc 0x20
+  startlan 1
+    addr 127.0.0.1 {port}
+    priv_limit admin
+    allowed_auths_callback md2 md5 straight
+    allowed_auths_user md2 md5 straight
+    allowed_auths_operator md2 md5 straight
+    allowed_auths_admin md2 md5 straight
+    guid a1b2c3d4e5f60708a1b2c3d4e5f60708
+  endlan
+  chassis_control "{control} {chassis}"
+  user 2 true "admin"    "password" admin    10 md2 md5 straight
+  user 3 true "operator" "operpass" operator 10 md2 md5 straight
+  user 4 true "user"     "userpass" user     10 md2 md5 straight
+"#,
+            control = control.display(),
+            chassis = dir.join("chassis").display(),
+        );
+        std::fs::write(dir.join("lan.conf"), lan).unwrap();
+        std::fs::write(
+            dir.join("sim.emu"),
+            "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n",
+        )
+        .unwrap();
+        let child = std::process::Command::new("ipmi_sim")
+            .args(["-c", dir.join("lan.conf").to_str().unwrap()])
+            .args(["-f", dir.join("sim.emu").to_str().unwrap()])
+            .args(["-s", dir.join("state").to_str().unwrap()])
+            .arg("-n")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot start ipmi_sim");
+        // Wait until it answers an ASF presence ping.
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+            .unwrap();
+        let ping = ipmi_proto::rmcp::AsfMessage::Ping { tag: 1 }.to_datagram();
+        let mut buf = [0u8; 128];
+        for _ in 0..100 {
+            let _ = sock.send_to(&ping, ("127.0.0.1", port));
+            if sock.recv_from(&mut buf).is_ok() {
+                return IpmiSim { port, dir, child };
+            }
+        }
+        panic!("ipmi_sim did not answer on 127.0.0.1:{port}");
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// What the chassis-control program was last told (`power`, `boot`).
+    pub fn chassis(&self, what: &str) -> String {
+        std::fs::read_to_string(self.dir.join("chassis").join(what))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for IpmiSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
