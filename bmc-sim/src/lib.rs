@@ -6,3 +6,4 @@
 //! scope and acceptance criteria are tracked in issue 7. It exports nothing yet, so that
 //! nobody builds on an API that does not exist.
 #![forbid(unsafe_code)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]

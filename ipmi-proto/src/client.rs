@@ -77,6 +77,7 @@ impl PowerAction {
 pub struct ClientBuilder {
     bind: SocketAddr,
     max_in_flight: usize,
+    socket_buffer: usize,
 }
 
 impl ClientBuilder {
@@ -92,12 +93,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Receive and send buffer size asked of the kernel (default 4 MiB; Linux caps it at
+    /// `net.core.rmem_max`). A fleet's answers arrive in bursts: a small buffer drops them and
+    /// costs a retransmission timeout each.
+    pub fn socket_buffer(mut self, bytes: usize) -> Self {
+        self.socket_buffer = bytes;
+        self
+    }
+
     /// Bind the socket and start the driver task (needs a tokio runtime).
     pub async fn build(self) -> Result<Client> {
-        let socket = UdpSocket::bind(self.bind).await.map_err(|e| Error::Io {
-            during: "binding the client socket",
-            message: e.to_string(),
-        })?;
+        let socket =
+            crate::net::bind_udp(self.bind, self.socket_buffer).map_err(|e| Error::Io {
+                during: "binding the client socket",
+                message: e.to_string(),
+            })?;
         let local_addr = socket.local_addr().map_err(|e| Error::Io {
             during: "reading the local address",
             message: e.to_string(),
@@ -144,6 +154,7 @@ impl Client {
         ClientBuilder {
             bind: SocketAddr::from(([0, 0, 0, 0], 0)),
             max_in_flight: 1024,
+            socket_buffer: 4 << 20,
         }
     }
 

@@ -64,7 +64,8 @@ pub enum Error {
     },
     /// No cipher suite both sides support (or the one asked for is not offered).
     #[error(
-        "cipher suite {requested:?} is not supported by the BMC; it offers {offered:?} (and this client supports {supported:?})"
+        "no usable cipher suite ({}): the BMC offers {offered:?}, this client allows {supported:?}",
+        match .requested { Some(id) => format!("suite {id} was asked for"), None => "automatic choice".to_string() }
     )]
     UnsupportedCipherSuite {
         /// The suite asked for (`None` for automatic selection).

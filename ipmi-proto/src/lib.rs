@@ -29,6 +29,8 @@
 //! * `thiserror`: the crate's one [`Error`] type; `tracing`: spans per BMC and exchange.
 //! * `tokio` (optional, default): the UDP client and server.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bmc;
@@ -39,6 +41,8 @@ pub mod cmd;
 pub mod crypto;
 mod error;
 pub mod message;
+#[cfg(feature = "tokio")]
+mod net;
 pub mod packet;
 pub mod rakp;
 pub mod rmcp;

@@ -45,7 +45,7 @@ impl<S> std::fmt::Debug for BmcServer<S> {
 impl<S: ManagedSystem + Send + 'static> BmcServer<S> {
     /// Bind `addr` and serve `system` with `config`.
     pub async fn bind(addr: SocketAddr, config: BmcConfig, system: Arc<Mutex<S>>) -> Result<Self> {
-        let socket = UdpSocket::bind(addr).await.map_err(|e| Error::Io {
+        let socket = crate::net::bind_udp(addr, 1 << 20).map_err(|e| Error::Io {
             during: "binding the BMC socket",
             message: e.to_string(),
         })?;

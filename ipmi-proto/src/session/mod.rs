@@ -1050,7 +1050,7 @@ impl Session {
             return Ok(false);
         }
         self.in_flight = None;
-        let State::OpenSession { candidates, suite } = &mut self.state else {
+        let State::OpenSession { suite, .. } = &mut self.state else {
             return Ok(false);
         };
         let suite = *suite;

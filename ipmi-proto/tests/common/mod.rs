@@ -180,6 +180,8 @@ set_working_mc 0x20
             "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n",
         )
         .unwrap();
+        // Waited for in `Drop`.
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new("ipmi_sim")
             .args(["-c", dir.join("lan.conf").to_str().unwrap()])
             .args(["-f", dir.join("sim.emu").to_str().unwrap()])

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install what the test suite needs, only when it is missing: the real protocol peers (Debian
+# packages) and cargo-fuzz. Needs root (or sudo) for apt-get. Idempotent; caches nothing.
+set -euo pipefail
+
+# program -> Debian package providing it
+declare -A PEERS=(
+  [ipmitool]=ipmitool
+  [ipmi_sim]=openipmi
+  [ipmipower]=freeipmi-tools
+  [bmc-info]=freeipmi-tools
+  [tshark]=tshark
+)
+
+missing=()
+for prog in "${!PEERS[@]}"; do
+  command -v "$prog" >/dev/null 2>&1 || missing+=("${PEERS[$prog]}")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "install-peers: installing Debian packages: ${pkgs[*]}"
+  SUDO=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-peers: need root or sudo to install ${pkgs[*]}" >&2; exit 1; }
+    SUDO=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture: answer no, without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | "${SUDO[@]}" debconf-set-selections 2>/dev/null || true
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+for prog in "${!PEERS[@]}"; do
+  command -v "$prog" >/dev/null 2>&1 || { echo "install-peers: $prog (package ${PEERS[$prog]}) still missing" >&2; exit 1; }
+done
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "install-peers: installing cargo-fuzz from crates.io"
+  cargo install cargo-fuzz --locked --quiet
+fi
+echo "install-peers: all peers present"
