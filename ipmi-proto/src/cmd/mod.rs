@@ -21,6 +21,11 @@ use crate::message::NetFn;
 
 pub mod app;
 pub mod chassis;
+pub mod fru;
+pub mod lan;
+pub mod sdr;
+pub mod sel;
+pub mod sol;
 
 /// An IPMI request: its net function, command number and data codec.
 pub trait Request: Sized {
