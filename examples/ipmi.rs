@@ -89,6 +89,19 @@ enum Command {
         /// status
         what: String,
     },
+    /// Sensor readings from the SDR repository (like `ipmitool sdr list`).
+    Sdr,
+    /// System event log: `sel list` or `sel clear`.
+    Sel {
+        /// list|clear
+        what: String,
+    },
+    /// FRU inventory (board, product, chassis areas) of FRU id (default 0).
+    Fru {
+        /// FRU device id.
+        #[arg(default_value_t = 0)]
+        id: u8,
+    },
     /// A raw command: NETFN CMD [DATA...] (hex or decimal bytes).
     Raw {
         /// Bytes: netfn, command, data.
@@ -294,10 +307,104 @@ async fn run_one(bmc: &Bmc, cmd: &Command) -> Result<String, Error> {
             }
             r.data.iter().map(|b| format!(" {b:02x}")).collect()
         }
-        Command::Mc { .. } | Command::Chassis { .. } => {
+        Command::Sdr => {
+            let mut lines = Vec::new();
+            for s in bmc.sensors().await? {
+                let reading = match (s.value, &s.reading) {
+                    (Some(v), _) => format!("{v:.2} {}", s.unit),
+                    (None, Some(r)) if !r.reading_unavailable => {
+                        format!("0x{:02x}", r.states.unwrap_or(0))
+                    }
+                    _ => "no reading".to_string(),
+                };
+                let status = match &s.reading {
+                    Some(r) if r.reading_unavailable => "ns",
+                    Some(r) if r.states.unwrap_or(0) & 0x3f != 0 && s.value.is_some() => "cr",
+                    Some(_) => "ok",
+                    None => "ns",
+                };
+                lines.push(format!("{:<16} | {:<18} | {status}", s.name, reading));
+            }
+            lines.join("\n")
+        }
+        Command::Sel { what } if what == "list" => {
+            let mut lines = Vec::new();
+            for r in bmc.sel_entries().await? {
+                lines.push(match &r.entry {
+                    ipmi_proto::cmd::sel::SelEntry::System(e) => format!(
+                        "{:4x} | ts {:>10} | sensor type 0x{:02x} #0x{:02x} | event type 0x{:02x} offset {} | {}",
+                        r.record_id,
+                        e.timestamp,
+                        e.sensor_type,
+                        e.sensor_number,
+                        e.event_type,
+                        e.offset(),
+                        if e.deassertion { "Deasserted" } else { "Asserted" }
+                    ),
+                    other => format!("{:4x} | record type 0x{:02x} | {other:?}", r.record_id, r.record_type()),
+                });
+            }
+            if lines.is_empty() {
+                "SEL has no entries".to_string()
+            } else {
+                lines.join("\n")
+            }
+        }
+        Command::Sel { what } if what == "clear" => {
+            bmc.clear_sel().await?;
+            "Clearing SEL.".to_string()
+        }
+        Command::Fru { id } => {
+            let f = bmc.fru(*id).await?;
+            let mut lines = Vec::new();
+            if let Some(c) = &f.chassis {
+                lines.push(format!(
+                    " Chassis Part Number   : {}",
+                    c.part_number.decode()
+                ));
+                lines.push(format!(
+                    " Chassis Serial        : {}",
+                    c.serial_number.decode()
+                ));
+            }
+            if let Some(b) = &f.board {
+                lines.push(format!(
+                    " Board Mfg             : {}",
+                    b.manufacturer.decode()
+                ));
+                lines.push(format!(
+                    " Board Product         : {}",
+                    b.product_name.decode()
+                ));
+                lines.push(format!(
+                    " Board Serial          : {}",
+                    b.serial_number.decode()
+                ));
+                lines.push(format!(
+                    " Board Part Number     : {}",
+                    b.part_number.decode()
+                ));
+            }
+            if let Some(p) = &f.product {
+                lines.push(format!(
+                    " Product Manufacturer  : {}",
+                    p.manufacturer.decode()
+                ));
+                lines.push(format!(
+                    " Product Name          : {}",
+                    p.product_name.decode()
+                ));
+                lines.push(format!(
+                    " Product Serial        : {}",
+                    p.serial_number.decode()
+                ));
+            }
+            lines.join("\n")
+        }
+        Command::Mc { .. } | Command::Chassis { .. } | Command::Sel { .. } => {
             return Err(Error::InvalidArgument {
                 what: "command",
-                reason: "expected `mc info` or `chassis status`",
+                reason: "expected `mc info`, `chassis status`, `sel list` or `sel clear`",
             });
         }
     };

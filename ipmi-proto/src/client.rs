@@ -37,7 +37,14 @@ use crate::cmd::chassis::{
     BootDevice, BootFlags, BootMode, BootParameter, BootPersistence, ChassisControl, ChassisStatus,
     GetChassisStatus, GetSystemBootOptions, SetSystemBootOptions,
 };
-use crate::cmd::{RawRequest, Request};
+use crate::cmd::fru::{FruInventory, FruReadPlan, GetFruInventoryAreaInfo};
+use crate::cmd::sdr::{
+    self, GetSdr, GetSensorReading, ReserveSdrRepository, Sdr, SdrHeader, SdrRecord, SensorReading,
+};
+use crate::cmd::sel::{
+    self, ClearSel, ClearSelAction, ErasureProgress, GetSelEntry, GetSelInfo, ReserveSel, SelRecord,
+};
+use crate::cmd::{CompletionCode, RawRequest, Request};
 use crate::error::{Error, Result};
 use crate::session::{Event, RawResponse, RequestId, Route, Session, SessionConfig, route};
 
@@ -70,6 +77,23 @@ impl PowerAction {
             Self::Diag => ChassisControl::DiagnosticInterrupt,
         }
     }
+}
+
+/// A sensor and its current reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorValue {
+    /// The sensor's id string.
+    pub name: String,
+    /// Sensor number.
+    pub number: u8,
+    /// The converted reading, for threshold sensors with a reading.
+    pub value: Option<f64>,
+    /// Units (e.g. `degrees C`, `RPM`), for full sensor records.
+    pub unit: String,
+    /// The raw reading, if the BMC gave one.
+    pub reading: Option<SensorReading>,
+    /// The sensor's SDR.
+    pub record: Sdr,
 }
 
 /// Options of a [`Client`].
@@ -299,6 +323,194 @@ impl Bmc {
                 "not parameter 5",
             )),
         }
+    }
+
+    /// Every record of the SDR repository, read as ipmitool and FreeIPMI do: reserve, read each
+    /// record's header, then its body in partial reads (shrunk on completion codes 0xC8/0xCA;
+    /// a cancelled reservation, 0xC5, is renewed and the record read again).
+    pub async fn sdr_records(&self) -> Result<Vec<Sdr>> {
+        let mut out = Vec::new();
+        let mut reservation = self.send(&ReserveSdrRepository).await?.0;
+        let mut record_id = sdr::FIRST_RECORD;
+        let mut chunk: u8 = 16;
+        let mut renewals = 0;
+        // A repository has at most 0xFFFE records; a BMC whose next ids loop is cut off.
+        for _ in 0..0xfffe {
+            if record_id == sdr::LAST_RECORD {
+                break;
+            }
+            match self.read_sdr(reservation, record_id, &mut chunk).await {
+                Ok((next, record)) => {
+                    out.push(record);
+                    if next == record_id {
+                        break;
+                    }
+                    record_id = next;
+                }
+                Err(Error::Completion { code, .. })
+                    if code == CompletionCode::ReservationCancelled && renewals < 8 =>
+                {
+                    renewals += 1;
+                    reservation = self.send(&ReserveSdrRepository).await?.0;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read_sdr(
+        &self,
+        reservation: u16,
+        record_id: u16,
+        chunk: &mut u8,
+    ) -> Result<(u16, Sdr)> {
+        let head = self.send(&GetSdr::header(reservation, record_id)).await?;
+        let header = SdrHeader::parse(&head.data)?;
+        let total = header.total_len();
+        let mut data = head.data;
+        data.truncate(SdrHeader::LEN);
+        while data.len() < usize::from(total) {
+            let offset = u8::try_from(data.len())
+                .map_err(|_| Error::invalid("SDR record", "longer than 255 bytes"))?;
+            let want =
+                (*chunk).min(u8::try_from(usize::from(total) - data.len()).unwrap_or(u8::MAX));
+            let r = self
+                .send(&GetSdr {
+                    reservation_id: reservation,
+                    record_id,
+                    offset,
+                    bytes_to_read: want,
+                })
+                .await;
+            match r {
+                Ok(part) if !part.data.is_empty() => {
+                    data.extend(part.data.iter().take(usize::from(want)));
+                }
+                Ok(_) => return Err(Error::invalid("Get SDR response", "no data")),
+                Err(Error::Completion { code, .. })
+                    if matches!(
+                        code,
+                        CompletionCode::CannotReturnBytes | CompletionCode::RequestTooLong
+                    ) && *chunk > 1 =>
+                {
+                    *chunk = (*chunk / 2).max(1);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((head.next_record_id, Sdr::parse(&data)?))
+    }
+
+    /// Every sensor with a reading: the SDR repository, then Get Sensor Reading for each full or
+    /// compact sensor record, converted to a value with units when the sensor is a threshold
+    /// (analog) sensor.
+    pub async fn sensors(&self) -> Result<Vec<SensorValue>> {
+        let mut out = Vec::new();
+        for record in self.sdr_records().await? {
+            let (key, name, full) = match &record.record {
+                SdrRecord::FullSensor(f) => (f.key, sdr::id_string_text(&f.id), Some(f.clone())),
+                SdrRecord::CompactSensor(c) => (c.key, sdr::id_string_text(&c.id), None),
+                _ => continue,
+            };
+            let reading = match self
+                .send(&GetSensorReading {
+                    sensor_number: key.number,
+                })
+                .await
+            {
+                Ok(r) => Some(r),
+                Err(Error::Completion { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let value = match (&full, &reading) {
+                (Some(f), Some(r)) if !r.reading_unavailable && f.event_reading_type == 0x01 => {
+                    f.convert(r.reading)
+                }
+                _ => None,
+            };
+            let unit = full
+                .as_ref()
+                .map(|f| f.units.describe())
+                .unwrap_or_default();
+            out.push(SensorValue {
+                name,
+                number: key.number,
+                value,
+                unit,
+                reading,
+                record,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every SEL record, in order.
+    pub async fn sel_entries(&self) -> Result<Vec<SelRecord>> {
+        let info = self.send(&GetSelInfo).await?;
+        let mut out = Vec::with_capacity(usize::from(info.entries));
+        if info.entries == 0 {
+            return Ok(out);
+        }
+        let mut id = sel::FIRST_ENTRY;
+        for _ in 0..0xfffe {
+            if id == sel::LAST_ENTRY {
+                break;
+            }
+            let e = self.send(&GetSelEntry::entire(id)).await?;
+            out.push(e.record()?);
+            if e.next_record_id == id {
+                break;
+            }
+            id = e.next_record_id;
+        }
+        Ok(out)
+    }
+
+    /// Clear the SEL (reserve, initiate erase, poll until complete).
+    pub async fn clear_sel(&self) -> Result<()> {
+        let reservation = self.send(&ReserveSel).await?.0;
+        let mut progress = self
+            .send(&ClearSel {
+                reservation_id: reservation,
+                action: ClearSelAction::Initiate,
+            })
+            .await?;
+        for _ in 0..100 {
+            if progress == ErasureProgress::Completed {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            progress = self
+                .send(&ClearSel {
+                    reservation_id: reservation,
+                    action: ClearSelAction::GetStatus,
+                })
+                .await?;
+        }
+        Err(Error::Timeout {
+            what: "SEL erasure",
+        })
+    }
+
+    /// Read and decode FRU `fru_id` (chunked reads, shrinking the chunk when the BMC asks).
+    pub async fn fru(&self, fru_id: u8) -> Result<FruInventory> {
+        let info = self.send(&GetFruInventoryAreaInfo { fru_id }).await?;
+        if info.word_access {
+            return Err(Error::invalid(
+                "FRU inventory",
+                "word-addressed FRU devices are not supported",
+            ));
+        }
+        let mut plan = FruReadPlan::new(fru_id, info.size, 32);
+        while let Some(req) = plan.next_request() {
+            match self.send(&req).await {
+                Ok(data) => plan.record(&data)?,
+                Err(Error::Completion { code, .. }) if plan.on_completion(code) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        FruInventory::parse(plan.data())
     }
 
     /// Close the session (Close Session is sent; the BMC frees its slot). The next request

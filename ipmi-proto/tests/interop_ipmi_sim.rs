@@ -155,3 +155,122 @@ fn many_sessions_one_socket_against_ipmi_sim() {
         }
     });
 }
+
+fn ipmitool_sim(sim: &IpmiSim, args: &[&str]) -> String {
+    let port = sim.port.to_string();
+    let mut a = vec![
+        "-I",
+        "lanplus",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-U",
+        "admin",
+        "-P",
+        "password",
+        "-C",
+        "3",
+    ];
+    a.extend_from_slice(args);
+    let o = run("ipmitool", &a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn sdr_sensors_sel_and_fru_against_ipmi_sim() {
+    require("ipmitool", "ipmitool");
+    let sim = IpmiSim::start();
+    rt().block_on(async {
+        let client = Client::builder()
+            .bind("127.0.0.1:0".parse().unwrap())
+            .build()
+            .await
+            .unwrap();
+        let bmc = client.bmc(sim.addr(), cfg("admin", "password", SuiteChoice::Fixed(3)));
+
+        // SDR names: ours and ipmitool's agree.
+        let records = bmc.sdr_records().await.unwrap();
+        let ours: Vec<String> = records.iter().filter_map(|r| r.record.name()).collect();
+        assert_eq!(ours, ["SIM BMC", "Inlet_Temp", "FAN1", "P12V"]);
+        let theirs = ipmitool_sim(&sim, &["sdr", "list", "all"]);
+        for name in &ours {
+            assert!(
+                theirs.contains(name.as_str()),
+                "{name} missing from ipmitool:\n{theirs}"
+            );
+        }
+
+        // Converted readings, units and a threshold.
+        let sensors = bmc.sensors().await.unwrap();
+        let get = |n: &str| sensors.iter().find(|s| s.name == n).unwrap();
+        assert_eq!(get("Inlet_Temp").value, Some(30.0));
+        assert_eq!(get("Inlet_Temp").unit, "degrees C");
+        assert_eq!(get("FAN1").value, Some(4800.0));
+        assert_eq!(get("FAN1").unit, "RPM");
+        assert!((get("P12V").value.unwrap() - 12.0).abs() < 1e-9);
+        assert_eq!(get("P12V").unit, "Volts");
+        let sensor_list = ipmitool_sim(&sim, &["sensor", "list"]);
+        assert!(
+            sensor_list
+                .lines()
+                .any(|l| l.starts_with("FAN1") && l.contains("4800.000")),
+            "{sensor_list}"
+        );
+        if let ipmi_proto::cmd::sdr::SdrRecord::FullSensor(f) = &get("Inlet_Temp").record.record {
+            use ipmi_proto::cmd::sdr::Threshold;
+            assert_eq!(f.thresholds.get(Threshold::UpperNonCritical), 70);
+            assert_eq!(f.thresholds.get(Threshold::UpperCritical), 85);
+            assert_eq!(f.thresholds.get(Threshold::UpperNonRecoverable), 95);
+        } else {
+            panic!("Inlet_Temp is not a full sensor record");
+        }
+
+        // SEL: three records, as ipmitool sees them; then cleared.
+        let sel = bmc.sel_entries().await.unwrap();
+        assert_eq!(sel.len(), 3);
+        assert_eq!(ipmitool_sim(&sim, &["sel", "list"]).lines().count(), 3);
+        match &sel[1].entry {
+            ipmi_proto::cmd::sel::SelEntry::System(e) => {
+                assert_eq!(e.sensor_type, 0x04);
+                assert_eq!(e.sensor_number, 0x03);
+            }
+            other => panic!("{other:?}"),
+        }
+        bmc.clear_sel().await.unwrap();
+        assert!(bmc.sel_entries().await.unwrap().is_empty());
+        let info = ipmitool_sim(&sim, &["sel", "info"]);
+        assert!(
+            info.lines()
+                .any(|l| l.starts_with("Entries") && l.trim_end().ends_with(": 0")),
+            "{info}"
+        );
+
+        // FRU 0: ours and ipmitool's decoding agree.
+        let fru = bmc.fru(0).await.unwrap();
+        let board = fru.board.unwrap();
+        let product = fru.product.unwrap();
+        assert_eq!(board.manufacturer.decode(), "Acme");
+        assert_eq!(board.product_name.decode(), "Sim Board");
+        assert_eq!(board.serial_number.decode(), "SB-42");
+        assert_eq!(product.product_name.decode(), "Sim Node");
+        assert_eq!(product.serial_number.decode(), "SN-0042");
+        let theirs = ipmitool_sim(&sim, &["fru", "print", "0"]);
+        for (label, value) in [
+            ("Board Mfg ", "Acme"),
+            ("Board Product ", "Sim Board"),
+            ("Board Serial ", "SB-42"),
+            ("Product Name ", "Sim Node"),
+            ("Product Serial ", "SN-0042"),
+        ] {
+            assert!(
+                theirs
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(label) && l.trim_end().ends_with(value)),
+                "{label}{value} missing from ipmitool:\n{theirs}"
+            );
+        }
+        bmc.close().await;
+    });
+}

@@ -175,11 +175,43 @@ set_working_mc 0x20
             chassis = dir.join("chassis").display(),
         );
         std::fs::write(dir.join("lan.conf"), lan).unwrap();
-        std::fs::write(
-            dir.join("sim.emu"),
-            "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n",
-        )
-        .unwrap();
+        // SDR repository: compiled by OpenIPMI's own sdrcomp (-8: 8-bit id strings).
+        require("sdrcomp", "openipmi");
+        let sdrs = dir.join("sim.sdrs");
+        std::fs::write(&sdrs, SDR_SOURCE).unwrap();
+        let repo = dir.join(format!("state/ipmi_sim/sim{port}"));
+        std::fs::create_dir_all(&repo).unwrap();
+        let o = run(
+            "sdrcomp",
+            &[
+                "-8",
+                "-o",
+                repo.join("sdr.20.main").to_str().unwrap(),
+                sdrs.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "sdrcomp: {}", stderr(&o));
+        std::fs::write(dir.join("fru0.bin"), fru_image()).unwrap();
+        let emu = format!(
+            "mc_setbmc 0x20
+mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
+sel_enable 0x20 1000 0x0a
+sensor_add 0x20 0 1 0x01 0x01
+sensor_set_value 0x20 0 1 30 0
+sensor_set_threshold 0x20 0 1 settable 111000 95 85 70 00 00 00
+sensor_add 0x20 0 3 0x04 0x01
+sensor_set_value 0x20 0 3 96 0
+sensor_add 0x20 0 4 0x02 0x01
+sensor_set_value 0x20 0 4 200 0
+mc_add_fru_data 0x20 0 256 file 0 \"{fru}\"
+sel_add 0x20 2 0x00 0x00 0x00 0x66 0x20 0x00 0x04 0x01 0x01 0x01 0x59 0x57 0x55
+sel_add 0x20 2 0x3c 0x00 0x00 0x66 0x20 0x00 0x04 0x04 0x03 0x01 0x02 0xff 0xff
+sel_add 0x20 2 0x78 0x00 0x00 0x66 0x20 0x00 0x04 0x02 0x04 0x01 0x07 0xff 0xff
+mc_enable 0x20
+",
+            fru = dir.join("fru0.bin").display()
+        );
+        std::fs::write(dir.join("sim.emu"), emu).unwrap();
         // Waited for in `Drop`.
         #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new("ipmi_sim")
@@ -226,4 +258,163 @@ impl Drop for IpmiSim {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The SDRs of the ipmi_sim fixture, in OpenIPMI's sdrcomp language: an MC locator, three
+/// threshold sensors (Inlet_Temp 30 degrees C with thresholds 70/85/95, FAN1 96 x 50 = 4800 RPM,
+/// P12V 200 x 0.06 = 12.00 Volts).
+pub const SDR_SOURCE: &str = r#"
+sdr type 18
+	device_slave_address	0x20
+	device_channel_number	0
+	chassis			true
+	ipmb_event_gen		false
+	ipmb_event_recv		true
+	fru_inventory		true
+	sel			true
+	sdr			true
+	sensor			true
+	entity_id		system_board
+	entity_instance		1
+	id_string		"SIM BMC"
+endsdr
+sdr type 1
+	sensor_owner_id		0x20
+	sensor_owner_lun	0
+	channel_number		0
+	sensor_number		1
+	entity_id		system_board
+	entity_instance		1
+	sensor_type		Temperature
+	init_scanning		true
+	init_sensor_type	true
+	default_sensor_scan_on	true
+	event_reading_type_code	1
+	analog_data_format	unsigned
+	rate_unit		none
+	modifier_unit		none
+	percentage		false
+	base_unit		degrees_C
+	modifier_unit_code	unspecified
+	linearization		linear
+	m			1
+	tolerance		0
+	b			0
+	accuracy		1
+	accuracy_exp		0
+	sensor_direction	input
+	r_exp			0
+	b_exp			0
+	sensor_maximum		255
+	sensor_minimum		0
+	unc_thrsh_readable	true
+	uc_thrsh_readable	true
+	unr_thrsh_readable	true
+	unc_thresh		70
+	uc_thresh		85
+	unr_thresh		95
+	id_string		"Inlet_Temp"
+endsdr
+sdr type 1
+	sensor_owner_id		0x20
+	sensor_owner_lun	0
+	channel_number		0
+	sensor_number		3
+	entity_id		fan_cooling_device
+	entity_instance		1
+	sensor_type		Fan
+	init_scanning		true
+	init_sensor_type	true
+	default_sensor_scan_on	true
+	event_reading_type_code	1
+	analog_data_format	unsigned
+	rate_unit		none
+	modifier_unit		none
+	percentage		false
+	base_unit		RPM
+	modifier_unit_code	unspecified
+	linearization		linear
+	m			50
+	tolerance		0
+	b			0
+	accuracy		1
+	accuracy_exp		0
+	sensor_direction	input
+	r_exp			0
+	b_exp			0
+	sensor_maximum		255
+	sensor_minimum		0
+	id_string		"FAN1"
+endsdr
+sdr type 1
+	sensor_owner_id		0x20
+	sensor_owner_lun	0
+	channel_number		0
+	sensor_number		4
+	entity_id		power_supply
+	entity_instance		1
+	sensor_type		Voltage
+	init_scanning		true
+	init_sensor_type	true
+	default_sensor_scan_on	true
+	event_reading_type_code	1
+	analog_data_format	unsigned
+	rate_unit		none
+	modifier_unit		none
+	percentage		false
+	base_unit		Volts
+	modifier_unit_code	unspecified
+	linearization		linear
+	m			6
+	tolerance		0
+	b			0
+	accuracy		1
+	accuracy_exp		0
+	sensor_direction	input
+	r_exp			-2
+	b_exp			0
+	sensor_maximum		255
+	sensor_minimum		0
+	id_string		"P12V"
+endsdr
+"#;
+
+/// A FRU image written byte by byte (IPMI Platform Management FRU Information Storage
+/// Definition v1.0): common header, board area, product area, all 8-bit ASCII fields.
+pub fn fru_image() -> Vec<u8> {
+    fn field(out: &mut Vec<u8>, s: &str) {
+        out.push(0xc0 | s.len() as u8);
+        out.extend_from_slice(s.as_bytes());
+    }
+    fn close(mut area: Vec<u8>) -> Vec<u8> {
+        area.push(0xc1);
+        while (area.len() + 1) % 8 != 0 {
+            area.push(0);
+        }
+        area[1] = ((area.len() + 1) / 8) as u8;
+        let sum = area.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+        area.push(sum.wrapping_neg());
+        area
+    }
+    // Board: version 1, length (filled in), language 0, mfg time 3 bytes.
+    let mut board = vec![1, 0, 0, 0x10, 0x20, 0x30];
+    for f in ["Acme", "Sim Board", "SB-42", "PN-7", ""] {
+        field(&mut board, f);
+    }
+    let board = close(board);
+    let mut product = vec![1, 0, 0];
+    for f in ["Acme", "Sim Node", "PN-8", "v1", "SN-0042", "AT-1", ""] {
+        field(&mut product, f);
+    }
+    let product = close(product);
+    let board_off = 1u8;
+    let product_off = board_off + (board.len() / 8) as u8;
+    let mut header = vec![1, 0, 0, board_off, product_off, 0, 0];
+    let sum = header.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    header.push(sum.wrapping_neg());
+    let mut img = header;
+    img.extend(board);
+    img.extend(product);
+    img.resize(256, 0);
+    img
 }
