@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Benchmarks: ours and the named anchors side by side in one run, reported as ratios.
+#   scripts/bench.sh            codec, 1,000-BMC fleet (ours vs ipmipower vs an ipmitool loop),
+#                               then 10,000 BMCs from one process
+# FLEET=N and BIG=N change the fleet sizes. Only 127.0.0.1 is used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-peers.sh >/dev/null
+cargo build --release -q -p benches --bins
+T=target/release
+N=${FLEET:-1000}
+BIG=${BIG:-10000}
+BASE=20000
+BIGBASE=40000
+out=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
+trap cleanup EXIT
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $* }"; }
+
+echo "== codec (suite 17 Chassis Status request+response, encode+encrypt+sign and parse+verify+decrypt)"
+$T/ipmi_codec 1000000
+
+start_farm() {  # count base
+  $T/ipmi_farm --count "$1" --base-port "$2" >"$out/farm-$2.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do grep -q ready "$out/farm-$2.log" && return 0; sleep 0.1; done
+  echo "farm did not start"; cat "$out/farm-$2.log"; exit 1
+}
+
+echo
+echo "== fleet: power status with session set-up and close, $N BMCs on 127.0.0.1 (ipmi-proto BMC side), suite 17"
+start_farm "$N" "$BASE"
+last=$((BASE + N - 1))
+
+t0=$(now); $T/ipmi_fleet --count "$N" --base-port "$BASE" | tee "$out/ours"; t1=$(now)
+ours=$(calc "$t1 - $t0")
+grep -q " 0 failed" "$out/ours" || { echo "ours: failures"; exit 1; }
+
+t0=$(now)
+ipmipower -D LAN_2_0 -h "127.0.0.1:[$BASE-$last]" -u admin -p password -I 17 -l ADMIN \
+  --fanout 1024 --stat >"$out/ipmipower" 2>&1 || true
+t1=$(now)
+ipmipower_s=$(calc "$t1 - $t0")
+ipmipower_ok=$(grep -c ': off$' "$out/ipmipower" || true)
+echo "ipmipower --stat --fanout 1024: $ipmipower_ok/$N ok in $(printf %.3f "$ipmipower_s") s"
+
+M=${IPMITOOL_N:-50}
+t0=$(now)
+ok=0
+for i in $(seq 0 $((M - 1))); do
+  ipmitool -I lanplus -H 127.0.0.1 -p $((BASE + i)) -U admin -P password -C 17 chassis power status \
+    >/dev/null 2>&1 && ok=$((ok + 1))
+done
+t1=$(now)
+ipmitool_s=$(calc "$t1 - $t0")
+echo "ipmitool loop (one process per BMC): $ok/$M ok in $(printf %.3f "$ipmitool_s") s"
+
+ours_rate=$(calc "$N / $ours")
+ipmipower_rate=$(calc "$ipmipower_ok / $ipmipower_s")
+ipmitool_rate=$(calc "$ok / $ipmitool_s")
+printf 'sessions/s: ours %.0f, ipmipower %.0f, ipmitool loop %.1f\n' "$ours_rate" "$ipmipower_rate" "$ipmitool_rate"
+printf 'ratio ours/ipmipower: %.2fx (target >= 3x); ours/ipmitool loop: %.0fx\n' \
+  "$(calc "$ours_rate / $ipmipower_rate")" "$(calc "$ours_rate / $ipmitool_rate")"
+
+echo
+echo "== $BIG BMCs from one client process (target < 5 s wall, < 100 MB resident)"
+start_farm "$BIG" "$BIGBASE"
+$T/ipmi_fleet --count "$BIG" --base-port "$BIGBASE"
