@@ -44,7 +44,9 @@ use crate::cmd::sdr::{
 use crate::cmd::sel::{
     self, ClearSel, ClearSelAction, ErasureProgress, GetSelEntry, GetSelInfo, ReserveSel, SelRecord,
 };
+use crate::cmd::sol::{ActivatePayload, DeactivatePayload, SerialAlerts, SolActivation};
 use crate::cmd::{CompletionCode, RawRequest, Request};
+use crate::crypto::{CipherSuite, ConfidentialityAlgorithm, IntegrityAlgorithm};
 use crate::error::{Error, Result};
 use crate::session::{Event, RawResponse, RequestId, Route, Session, SessionConfig, route};
 
@@ -513,6 +515,59 @@ impl Bmc {
         FruInventory::parse(plan.data())
     }
 
+    /// Activate Serial-over-LAN (payload instance 1) and return the console: an async byte
+    /// stream of the managed system's serial port. The BMC must carry SOL on the session's own
+    /// UDP port (as virtually all do).
+    pub async fn sol(&self) -> Result<SolConsole> {
+        // The session must exist to know whether its suite encrypts: a cheap request opens it.
+        self.chassis_status().await?;
+        let (reply, rx) = oneshot::channel();
+        self.client
+            .inner
+            .tx
+            .send(Cmd::SuiteInUse {
+                key: self.key,
+                reply,
+            })
+            .map_err(|_| Error::SessionClosed)?;
+        let suite = rx
+            .await
+            .map_err(|_| Error::SessionClosed)?
+            .and_then(CipherSuite::by_id)
+            .ok_or(Error::SessionClosed)?;
+        let activation = SolActivation {
+            encryption: suite.confidentiality != ConfidentialityAlgorithm::None,
+            authentication: suite.integrity != IntegrityAlgorithm::None,
+            test_mode: false,
+            serial_alerts: SerialAlerts::Deferred,
+            handshake_deasserted: false,
+        };
+        let act = self.send(&ActivatePayload::sol(1, activation)).await?;
+        if act.port != self.addr.port() {
+            let _ = self.send(&DeactivatePayload::sol(1)).await;
+            return Err(Error::InvalidArgument {
+                what: "SOL payload port",
+                reason: "the BMC carries SOL on another UDP port, which this client does not support",
+            });
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let max_chunk = usize::from(act.inbound_size.saturating_sub(4)).clamp(1, 255);
+        self.client
+            .inner
+            .tx
+            .send(Cmd::SolStart {
+                key: self.key,
+                max_chunk,
+                tx,
+            })
+            .map_err(|_| Error::SessionClosed)?;
+        Ok(SolConsole {
+            bmc: self.clone(),
+            rx,
+            leftover: Vec::new(),
+        })
+    }
+
     /// Close the session (Close Session is sent; the BMC frees its slot). The next request
     /// opens a new session.
     pub async fn close(&self) {
@@ -532,7 +587,113 @@ impl Bmc {
     }
 }
 
+/// A Serial-over-LAN console from [`Bmc::sol`]: read what the managed system writes to its
+/// serial port, write what it should read. Implements tokio's `AsyncRead` and `AsyncWrite`.
+#[derive(Debug)]
+pub struct SolConsole {
+    bmc: Bmc,
+    rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    leftover: Vec<u8>,
+}
+
+impl SolConsole {
+    /// Send characters to the managed system's serial port.
+    pub fn write(&self, data: &[u8]) -> Result<()> {
+        self.bmc
+            .client
+            .inner
+            .tx
+            .send(Cmd::SolWrite {
+                key: self.bmc.key,
+                data: data.to_vec(),
+            })
+            .map_err(|_| Error::SessionClosed)
+    }
+
+    /// The next characters from the serial port; `None` once SOL has ended.
+    pub async fn read(&mut self) -> Option<Vec<u8>> {
+        if !self.leftover.is_empty() {
+            return Some(std::mem::take(&mut self.leftover));
+        }
+        self.rx.recv().await
+    }
+
+    /// Deactivate SOL (the session stays open for other commands).
+    pub async fn close(self) -> Result<()> {
+        let _ = self
+            .bmc
+            .client
+            .inner
+            .tx
+            .send(Cmd::SolStop { key: self.bmc.key });
+        self.bmc.send(&DeactivatePayload::sol(1)).await
+    }
+}
+
+impl tokio::io::AsyncRead for SolConsole {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.leftover.is_empty() {
+            match self.rx.poll_recv(cx) {
+                std::task::Poll::Ready(Some(d)) => self.leftover = d,
+                // End of stream: SOL ended.
+                std::task::Poll::Ready(None) => return std::task::Poll::Ready(Ok(())),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        }
+        let n = self.leftover.len().min(buf.remaining());
+        buf.put_slice(&self.leftover[..n]);
+        self.leftover.drain(..n);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for SolConsole {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(
+            self.write(buf)
+                .map(|()| buf.len())
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::BrokenPipe, e)),
+        )
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 enum Cmd {
+    SuiteInUse {
+        key: u64,
+        reply: oneshot::Sender<Option<u8>>,
+    },
+    SolStart {
+        key: u64,
+        max_chunk: usize,
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+    },
+    SolWrite {
+        key: u64,
+        data: Vec<u8>,
+    },
+    SolStop {
+        key: u64,
+    },
     Submit {
         key: u64,
         addr: SocketAddr,
@@ -548,6 +709,7 @@ enum Cmd {
 
 struct Slot {
     addr: SocketAddr,
+    sol_tx: Option<mpsc::UnboundedSender<Vec<u8>>>,
     session: Session,
     waiters: HashMap<RequestId, oneshot::Sender<Result<RawResponse>>>,
     closers: Vec<oneshot::Sender<()>>,
@@ -619,6 +781,7 @@ impl Driver {
                     waiters: HashMap::new(),
                     closers: Vec::new(),
                     console_sid: 0,
+                    sol_tx: None,
                 });
                 if slot.session.is_closed() {
                     slot.session = Session::new((*config).clone(), now);
@@ -630,6 +793,27 @@ impl Driver {
                 let id = slot.session.submit_raw(now, req);
                 slot.waiters.insert(id, reply);
                 self.flush(key).await;
+            }
+            Cmd::SuiteInUse { key, reply } => {
+                let _ = reply.send(self.slots.get(&key).and_then(|s| s.session.cipher_suite()));
+            }
+            Cmd::SolStart { key, max_chunk, tx } => {
+                if let Some(slot) = self.slots.get_mut(&key) {
+                    slot.session.sol_start(max_chunk);
+                    slot.sol_tx = Some(tx);
+                }
+            }
+            Cmd::SolWrite { key, data } => {
+                if let Some(slot) = self.slots.get_mut(&key) {
+                    slot.session.sol_write(now, &data);
+                    self.flush(key).await;
+                }
+            }
+            Cmd::SolStop { key } => {
+                if let Some(slot) = self.slots.get_mut(&key) {
+                    slot.session.sol_stop();
+                    slot.sol_tx = None;
+                }
             }
             Cmd::Close { key, reply } => match self.slots.get_mut(&key) {
                 Some(slot) => {
@@ -735,6 +919,12 @@ impl Driver {
                     tracing::debug!(bmc = %slot.addr, suite, privilege, "session established");
                 }
                 Event::Failed(e) => tracing::debug!(bmc = %slot.addr, error = %e, "session failed"),
+                Event::SolData(d) => {
+                    if let Some(tx) = &slot.sol_tx {
+                        let _ = tx.send(d);
+                    }
+                }
+                Event::SolClosed => slot.sol_tx = None,
                 Event::Closed => closed = true,
             }
         }

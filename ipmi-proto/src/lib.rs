@@ -50,6 +50,7 @@ pub mod rmcp;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod server;
 pub mod session;
+pub mod sol;
 mod wire;
 
 pub use error::{Error, Result};

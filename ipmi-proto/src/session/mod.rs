@@ -109,6 +109,10 @@ pub enum Event {
     },
     /// Session set-up failed; every queued request fails with it too.
     Failed(Error),
+    /// Serial-over-LAN characters from the BMC (after [`Session::sol_start`]).
+    SolData(Vec<u8>),
+    /// The SOL payload ended: the BMC deactivated it or stopped acknowledging.
+    SolClosed,
     /// The session is closed; nothing more will happen.
     Closed,
 }
@@ -265,6 +269,7 @@ pub struct Session {
     next_send_allowed: Instant,
     handshake_deadline: Instant,
     close_requested: bool,
+    sol: Option<crate::sol::SolChannel>,
     stats: Stats,
 }
 
@@ -311,6 +316,7 @@ impl Session {
             last_activity: now,
             next_send_allowed: now,
             close_requested: false,
+            sol: None,
             stats: Stats::default(),
         };
         s.start_handshake(now);
@@ -429,11 +435,81 @@ impl Session {
                 t = Some(self.last_activity + k);
             }
         }
+        if let Some(st) = self.sol.as_ref().and_then(|c| c.poll_timeout()) {
+            t = Some(t.map_or(st, |t| t.min(st)));
+        }
         t
+    }
+
+    /// Start carrying Serial-over-LAN characters, once the BMC answered Activate Payload
+    /// (see [`crate::cmd::sol::ActivatePayload`]): `max_chunk` is the BMC's inbound payload
+    /// size less the 4-byte SOL header.
+    pub fn sol_start(&mut self, max_chunk: usize) {
+        self.sol = Some(crate::sol::SolChannel::new(
+            max_chunk,
+            self.cfg.retransmit_timeout / 2,
+            self.cfg.retries.max(1) * 2,
+        ));
+    }
+
+    /// Stop carrying SOL characters (after Deactivate Payload).
+    pub fn sol_stop(&mut self) {
+        self.sol = None;
+    }
+
+    /// Whether SOL characters are being carried.
+    pub fn sol_active(&self) -> bool {
+        self.sol.is_some()
+    }
+
+    /// Queue characters for the managed system's serial port.
+    pub fn sol_write(&mut self, now: Instant, data: &[u8]) {
+        if let Some(c) = &mut self.sol {
+            c.write(data);
+        }
+        self.flush_sol(now);
+    }
+
+    fn flush_sol(&mut self, now: Instant) {
+        let Some(keys) = self.keys.clone() else {
+            return;
+        };
+        let mut failed = false;
+        while let Some(chan) = &mut self.sol {
+            let Some(p) = chan.poll_packet(now) else {
+                failed = chan.is_failed();
+                break;
+            };
+            let mut payload = BytesMut::new();
+            p.emit(&mut payload);
+            self.out_seq = self.out_seq.wrapping_add(1).max(1);
+            let mut iv = [0u8; 16];
+            self.rng.fill(&mut iv);
+            let mut out = BytesMut::with_capacity(payload.len() + 64);
+            if keys
+                .seal(
+                    PayloadType::Sol,
+                    self.bmc_sid,
+                    self.out_seq,
+                    &payload,
+                    iv,
+                    &mut out,
+                )
+                .is_ok()
+            {
+                self.stats.sent += 1;
+                self.transmits.push_back(out.freeze());
+            }
+        }
+        if failed {
+            self.sol = None;
+            self.events.push_back(Event::SolClosed);
+        }
     }
 
     /// Advance timers: retransmit, give up, pace, keep alive.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.flush_sol(now);
         if let Some(f) = &self.in_flight {
             if now >= f.retry_at {
                 self.retransmit_or_fail(now);
@@ -508,6 +584,10 @@ impl Session {
     }
 
     fn start_handshake(&mut self, now: Instant) {
+        if self.sol.take().is_some() {
+            // SOL belongs to the session being replaced.
+            self.events.push_back(Event::SolClosed);
+        }
         self.keys = None;
         self.bmc_sid = 0;
         self.out_seq = 0;
@@ -662,6 +742,9 @@ impl Session {
 
     fn finish_closed(&mut self, error: Error) {
         self.in_flight = None;
+        if self.sol.take().is_some() {
+            self.events.push_back(Event::SolClosed);
+        }
         if let Some(q) = self.current.take() {
             self.events.push_back(Event::RequestFailed {
                 id: q.id,
@@ -1236,8 +1319,25 @@ impl Session {
                 "replayed or outside the window",
             ));
         }
+        if p.header.payload_type == PayloadType::Sol {
+            self.window.accept(p.header.sequence);
+            let Some(chan) = &mut self.sol else {
+                return Ok(false);
+            };
+            let pkt = crate::cmd::sol::SolPacket::parse(&payload)?;
+            let got = chan.receive(now, &pkt);
+            if let Some(d) = got.data {
+                self.events.push_back(Event::SolData(d));
+            }
+            if got.deactivating {
+                self.sol = None;
+                self.events.push_back(Event::SolClosed);
+            }
+            self.flush_sol(now);
+            return Ok(true);
+        }
         if p.header.payload_type != PayloadType::Ipmi {
-            // SOL and OEM payloads are not for this core (yet): authenticated, so count them.
+            // OEM payloads are not for this core: authenticated, so count them.
             self.window.accept(p.header.sequence);
             return Ok(false);
         }
@@ -1294,7 +1394,6 @@ impl Session {
             Owner::Keepalive => {}
             Owner::Close => self.finish_closed(Error::SessionClosed),
         }
-        let _ = now;
         Ok(true)
     }
 }
