@@ -116,6 +116,16 @@ pub struct IpmiSim {
 
 impl IpmiSim {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With a serial console for SOL: ipmi_sim connects to this TCP port on 127.0.0.1 (it
+    /// must already listen: ipmi_sim connects once at start).
+    pub fn start_with_sol(console_port: u16) -> Self {
+        Self::start_with(Some(console_port))
+    }
+
+    fn start_with(sol_console: Option<u16>) -> Self {
         require("ipmi_sim", "openipmi");
         let port = free_udp_port();
         let dir =
@@ -167,12 +177,15 @@ set_working_mc 0x20
     guid a1b2c3d4e5f60708a1b2c3d4e5f60708
   endlan
   chassis_control "{control} {chassis}"
-  user 2 true "admin"    "password" admin    10 md2 md5 straight
+{sol}  user 2 true "admin"    "password" admin    10 md2 md5 straight
   user 3 true "operator" "operpass" operator 10 md2 md5 straight
   user 4 true "user"     "userpass" user     10 md2 md5 straight
 "#,
             control = control.display(),
             chassis = dir.join("chassis").display(),
+            sol = sol_console
+                .map(|p| format!("  sol \"tcp:127.0.0.1:{p}\" 115200\n"))
+                .unwrap_or_default(),
         );
         std::fs::write(dir.join("lan.conf"), lan).unwrap();
         // SDR repository: compiled by OpenIPMI's own sdrcomp (-8: 8-bit id strings).
