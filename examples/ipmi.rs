@@ -102,6 +102,12 @@ enum Command {
         #[arg(default_value_t = 0)]
         id: u8,
     },
+    /// Serial over LAN: `sol activate` connects stdin/stdout to the serial console (line by
+    /// line; `~.` on a line of its own, or end of input, ends it).
+    Sol {
+        /// activate
+        what: String,
+    },
     /// A raw command: NETFN CMD [DATA...] (hex or decimal bytes).
     Raw {
         /// Bytes: netfn, command, data.
@@ -401,10 +407,46 @@ async fn run_one(bmc: &Bmc, cmd: &Command) -> Result<String, Error> {
             }
             lines.join("\n")
         }
-        Command::Mc { .. } | Command::Chassis { .. } | Command::Sel { .. } => {
+        Command::Sol { what } if what == "activate" => {
+            use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+            let mut sol = bmc.sol().await?;
+            eprintln!("[SOL Session operational.  Use ~. to end]");
+            let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            let mut stdout = tokio::io::stdout();
+            loop {
+                tokio::select! {
+                    line = stdin.next_line() => match line {
+                        Ok(Some(l)) if l.trim() == "~." => break,
+                        Ok(Some(l)) => sol.write(format!("{l}\r").as_bytes())?,
+                        _ => {
+                            // End of input: let the last answers arrive, then stop.
+                            let end = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+                            while let Ok(Some(d)) = tokio::time::timeout_at(end, sol.read()).await {
+                                let _ = stdout.write_all(&d).await;
+                            }
+                            break;
+                        }
+                    },
+                    data = sol.read() => match data {
+                        Some(d) => {
+                            let _ = stdout.write_all(&d).await;
+                            let _ = stdout.flush().await;
+                        }
+                        None => break,
+                    },
+                }
+            }
+            let _ = stdout.flush().await;
+            sol.close().await?;
+            "[SOL Session closed]".to_string()
+        }
+        Command::Mc { .. }
+        | Command::Chassis { .. }
+        | Command::Sel { .. }
+        | Command::Sol { .. } => {
             return Err(Error::InvalidArgument {
                 what: "command",
-                reason: "expected `mc info`, `chassis status`, `sel list` or `sel clear`",
+                reason: "expected `mc info`, `chassis status`, `sel list`, `sel clear` or `sol activate`",
             });
         }
     };
