@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,6 +26,15 @@ use tracing::Instrument;
 
 use crate::bmc::{BmcConfig, ManagedSystem, Responder};
 use crate::error::{Error, Result};
+use crate::packet::Ipmi20Packet;
+
+fn lock<S>(m: &Mutex<S>) -> std::sync::MutexGuard<'_, S> {
+    // A panic elsewhere while holding the lock leaves plain data; keep serving it.
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
 
 /// A BMC serving one UDP socket.
 pub struct BmcServer<S> {
@@ -49,9 +59,13 @@ impl<S: ManagedSystem + Send + 'static> BmcServer<S> {
             during: "binding the BMC socket",
             message: e.to_string(),
         })?;
+        let mut responder = Responder::new(config);
+        if let Ok(a) = socket.local_addr() {
+            responder.set_port(a.port());
+        }
         Ok(BmcServer {
             socket,
-            responder: Responder::new(config),
+            responder,
             system,
         })
     }
@@ -73,7 +87,12 @@ impl<S: ManagedSystem + Send + 'static> BmcServer<S> {
     async fn serve(mut self) -> Result<()> {
         let mut buf = vec![0u8; 65536];
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut sol_tick = tokio::time::interval(Duration::from_millis(20));
+        sol_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Where each session's datagrams come from: SOL output is sent there.
+        let mut peers: HashMap<u32, SocketAddr> = HashMap::new();
         loop {
+            let sol_active = self.responder.sol_active();
             tokio::select! {
                 r = self.socket.recv_from(&mut buf) => {
                     let (n, from) = match r {
@@ -81,12 +100,15 @@ impl<S: ManagedSystem + Send + 'static> BmcServer<S> {
                         // ICMP errors from earlier sends surface here on some systems.
                         Err(e) => { tracing::debug!(error = %e, "recv_from"); continue; }
                     };
+                    let data = &buf[..n];
+                    if let Some(Ok(h)) = data.get(4..).map(Ipmi20Packet::peek_header) {
+                        if h.session_id != 0 && self.responder.has_session(h.session_id) {
+                            peers.insert(h.session_id, from);
+                        }
+                    }
                     let reply = {
-                        let mut system = match self.system.lock() {
-                            Ok(g) => g,
-                            Err(poisoned) => poisoned.into_inner(),
-                        };
-                        self.responder.handle(Instant::now(), &buf[..n], &mut *system)
+                        let mut system = lock(&self.system);
+                        self.responder.handle(Instant::now(), data, &mut *system)
                     };
                     if let Some(reply) = reply {
                         if let Err(e) = self.socket.send_to(&reply, from).await {
@@ -94,7 +116,26 @@ impl<S: ManagedSystem + Send + 'static> BmcServer<S> {
                         }
                     }
                 }
-                _ = tick.tick() => self.responder.handle_timeout(Instant::now()),
+                _ = sol_tick.tick(), if sol_active => self.send_sol(&peers).await,
+                _ = tick.tick() => {
+                    self.responder.handle_timeout(Instant::now());
+                    peers.retain(|id, _| self.responder.has_session(*id));
+                }
+            }
+        }
+    }
+
+    async fn send_sol(&mut self, peers: &HashMap<u32, SocketAddr>) {
+        loop {
+            let next = {
+                let mut system = lock(&self.system);
+                self.responder.poll_sol(Instant::now(), &mut *system)
+            };
+            let Some((sid, datagram)) = next else { break };
+            if let Some(to) = peers.get(&sid) {
+                if let Err(e) = self.socket.send_to(&datagram, *to).await {
+                    tracing::debug!(error = %e, %to, "SOL send_to");
+                }
             }
         }
     }

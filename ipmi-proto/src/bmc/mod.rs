@@ -17,6 +17,7 @@
 //! assert_eq!(pong[3], 0x06); // an ASF pong
 //! ```
 
+pub mod storage;
 mod system;
 
 use std::collections::HashMap;
@@ -35,6 +36,10 @@ use crate::cmd::chassis::{
     ChassisControl, ChassisIdentify, GetChassisStatus, GetSystemBootOptions, SetPowerRestorePolicy,
     SetSystemBootOptions, SystemBootOptions,
 };
+use crate::cmd::sol::{
+    ActivatePayload, DeactivatePayload, GetPayloadActivationStatus, PAYLOAD_TYPE_SOL,
+    PayloadActivated, PayloadActivationStatus, SolPacket,
+};
 use crate::cmd::{CompletionCode, Privilege, Request, Response};
 use crate::crypto::{
     CipherSuite, OsRandom, RakpTranscript, RandomSource, Secret, SessionKeys, verify,
@@ -48,6 +53,7 @@ use crate::rakp::{
 };
 use crate::rmcp::AsfMessage;
 use crate::session::ReplayWindow;
+use crate::sol::SolChannel;
 
 /// A BMC user account.
 #[derive(Clone)]
@@ -117,6 +123,7 @@ pub struct BmcConfig {
     max_sessions: usize,
     session_timeout: Duration,
     channel: u8,
+    port: u16,
 }
 
 /// Builder of [`BmcConfig`].
@@ -142,6 +149,7 @@ impl BmcConfig {
                 max_sessions: 64,
                 session_timeout: Duration::from_secs(60),
                 channel: 1,
+                port: 623,
             },
         }
     }
@@ -181,6 +189,12 @@ impl BmcConfigBuilder {
         self.cfg.session_timeout = t;
         self
     }
+    /// The UDP port the BMC listens on, announced for SOL in Activate Payload and the SOL
+    /// configuration (default 623; the tokio server sets its bound port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.cfg.port = port;
+        self
+    }
     /// Build.
     pub fn build(self) -> BmcConfig {
         self.cfg
@@ -214,6 +228,8 @@ struct BmcSession {
     last_seen: Instant,
     /// The last RAKP answer, resent when the console retransmits its message.
     last_reply: Option<(PayloadType, Bytes)>,
+    /// The SOL payload, while activated on this session.
+    sol: Option<SolChannel>,
 }
 
 /// Counters of what the responder did.
@@ -270,6 +286,68 @@ impl Responder {
     /// Sessions currently open or being set up.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Whether the BMC session `id` exists.
+    pub fn has_session(&self, id: u32) -> bool {
+        self.sessions.contains_key(&id)
+    }
+
+    /// Set the UDP port announced for SOL (the server calls this with its bound port).
+    pub fn set_port(&mut self, port: u16) {
+        self.cfg.port = port;
+    }
+
+    /// Whether any session has SOL active (the server then polls [`Responder::poll_sol`]).
+    pub fn sol_active(&self) -> bool {
+        self.sessions.values().any(|s| s.sol.is_some())
+    }
+
+    /// The next SOL packet to send, as `(BMC session id, datagram)`: characters the managed
+    /// system wrote to its serial port, or a retransmission. The caller sends it to the
+    /// address that session's datagrams come from. A session whose console stopped
+    /// acknowledging has its SOL deactivated.
+    pub fn poll_sol(
+        &mut self,
+        now: Instant,
+        system: &mut dyn ManagedSystem,
+    ) -> Option<(u32, Bytes)> {
+        for (sid, s) in self.sessions.iter_mut() {
+            let Some(chan) = &mut s.sol else { continue };
+            if chan.unsent() == 0 {
+                let out = system.sol_read(4096);
+                chan.write(&out);
+            }
+            let pkt = chan.poll_packet(now);
+            if chan.is_failed() {
+                s.sol = None;
+                continue;
+            }
+            let Some(pkt) = pkt else { continue };
+            let BmcState::Active { keys, .. } = &s.state else {
+                continue;
+            };
+            let mut payload = BytesMut::new();
+            pkt.emit(&mut payload);
+            s.out_seq = s.out_seq.wrapping_add(1).max(1);
+            let mut iv = [0u8; 16];
+            self.rng.fill(&mut iv);
+            let mut out = BytesMut::with_capacity(payload.len() + 64);
+            if keys
+                .seal(
+                    PayloadType::Sol,
+                    s.console_sid,
+                    s.out_seq,
+                    &payload,
+                    iv,
+                    &mut out,
+                )
+                .is_ok()
+            {
+                return Some((*sid, out.freeze()));
+            }
+        }
+        None
     }
 
     /// Drop sessions idle past the timeout. Call now and then (the server does, each second).
@@ -489,6 +567,7 @@ impl Responder {
                         out_seq: 0,
                         last_seen: now,
                         last_reply: Some((PayloadType::OpenSessionResponse, d.clone())),
+                        sol: None,
                     },
                 );
                 return Ok(Some(d));
@@ -702,6 +781,42 @@ impl Responder {
             ));
         }
         s.last_seen = now;
+        if p.header.payload_type == PayloadType::Sol {
+            let Some(chan) = &mut s.sol else {
+                return Ok(None);
+            };
+            let pkt = SolPacket::parse(&payload)?;
+            let got = chan.receive(now, &pkt);
+            if let Some(d) = got.data {
+                system.sol_write(&d);
+            }
+            if chan.unsent() == 0 {
+                // Answer with the system's output in the same packet as the acknowledgement.
+                let out = system.sol_read(4096);
+                chan.write(&out);
+            }
+            let Some(reply) = chan.poll_packet(now) else {
+                return Ok(None);
+            };
+            let BmcState::Active { keys, .. } = &s.state else {
+                return Ok(None);
+            };
+            let mut payload = BytesMut::new();
+            reply.emit(&mut payload);
+            s.out_seq = s.out_seq.wrapping_add(1).max(1);
+            let mut iv = [0u8; 16];
+            self.rng.fill(&mut iv);
+            let mut out = BytesMut::with_capacity(payload.len() + 64);
+            keys.seal(
+                PayloadType::Sol,
+                s.console_sid,
+                s.out_seq,
+                &payload,
+                iv,
+                &mut out,
+            )?;
+            return Ok(Some(out.freeze()));
+        }
         if p.header.payload_type != PayloadType::Ipmi {
             return Ok(None);
         }
@@ -788,6 +903,73 @@ impl Responder {
                 return r;
             }
             (0x06, GetDeviceId::CMD) => Ok(encode_resp(&system.device_id())),
+            (0x06, ActivatePayload::CMD) => {
+                let port = self.cfg.port;
+                let others_active = self
+                    .sessions
+                    .iter()
+                    .any(|(id, x)| *id != sid && x.sol.is_some());
+                match ActivatePayload::parse(&req.data) {
+                    Ok(a) if a.payload_type != PAYLOAD_TYPE_SOL || a.instance != 1 => {
+                        Err(CompletionCode::InvalidDataField)
+                    }
+                    // 0x80: payload already active on another session.
+                    Ok(_) if others_active => Err(CompletionCode::Oem(0x80)),
+                    Ok(_) => match self.sessions.get_mut(&sid) {
+                        Some(s) if s.sol.is_some() => Err(CompletionCode::Oem(0x80)),
+                        Some(s) => {
+                            s.sol = Some(SolChannel::new(
+                                usize::from(SOL_PAYLOAD_SIZE) - SolPacket::HEADER_LEN,
+                                Duration::from_millis(500),
+                                7,
+                            ));
+                            Ok(encode_resp(&PayloadActivated {
+                                aux: [0; 4],
+                                inbound_size: SOL_PAYLOAD_SIZE,
+                                outbound_size: SOL_PAYLOAD_SIZE,
+                                port,
+                                vlan: 0xffff,
+                            }))
+                        }
+                        None => Err(CompletionCode::Unspecified),
+                    },
+                    Err(_) => Err(CompletionCode::RequestLengthInvalid),
+                }
+            }
+            (0x06, DeactivatePayload::CMD) => match DeactivatePayload::parse(&req.data) {
+                Ok(d) if d.payload_type == PAYLOAD_TYPE_SOL => {
+                    if self
+                        .sessions
+                        .get_mut(&sid)
+                        .and_then(|s| s.sol.take())
+                        .is_some()
+                    {
+                        Ok(Vec::new())
+                    } else {
+                        // 0x80: payload already deactivated.
+                        Err(CompletionCode::Oem(0x80))
+                    }
+                }
+                Ok(_) => Err(CompletionCode::InvalidDataField),
+                Err(_) => Err(CompletionCode::RequestLengthInvalid),
+            },
+            (0x06, GetPayloadActivationStatus::CMD) => {
+                match GetPayloadActivationStatus::parse(&req.data) {
+                    Ok(g) if g.payload_type == PAYLOAD_TYPE_SOL => {
+                        let active = self.sessions.values().any(|x| x.sol.is_some());
+                        Ok(encode_resp(&PayloadActivationStatus {
+                            capacity: 1,
+                            active: u16::from(active),
+                        }))
+                    }
+                    Ok(_) => Err(CompletionCode::InvalidDataField),
+                    Err(_) => Err(CompletionCode::RequestLengthInvalid),
+                }
+            }
+            // Get Channel Payload Support: IPMI and SOL, and the session set-up payloads.
+            (0x06, 0x4e) => Ok(vec![0x03, 0x00, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00]),
+            // Get SOL Configuration Parameters (Transport 0x22).
+            (0x0c, 0x22) => sol_config(&req.data, self.cfg.channel, self.cfg.port),
             (0x00, GetChassisStatus::CMD) => Ok(encode_resp(&system.chassis_status())),
             (0x00, ChassisControl::CMD) => ChassisControl::parse(&req.data)
                 .map_err(|_| CompletionCode::InvalidDataField)
@@ -822,6 +1004,35 @@ impl Responder {
             Err(cc) => req.response(cc, Vec::new()),
         }
     }
+}
+
+/// Inbound and outbound SOL payload size this BMC announces.
+const SOL_PAYLOAD_SIZE: u16 = 128;
+
+/// Get SOL Configuration Parameters (IPMI v2.0 section 26.3): revision 0x11, then the
+/// parameter. Reads only; the values are this BMC's fixed SOL set-up.
+fn sol_config(data: &[u8], channel: u8, port: u16) -> std::result::Result<Vec<u8>, CompletionCode> {
+    let (Some(&flags), Some(&selector)) = (data.first(), data.get(1)) else {
+        return Err(CompletionCode::RequestLengthInvalid);
+    };
+    let mut out = vec![0x11];
+    if flags & 0x80 != 0 {
+        // Revision only.
+        return Ok(out);
+    }
+    match selector {
+        0 => out.push(0x00),       // set complete
+        1 => out.push(0x01),       // SOL enabled
+        2 => out.push(0x02),       // no forced encryption/authentication; USER privilege
+        3 => out.extend([12, 96]), // accumulate 60 ms or 96 characters
+        4 => out.extend([7, 50]),  // 7 retries, 500 ms apart
+        5 | 6 => out.push(0x0a),   // 115200 bit/s
+        7 => out.push(channel),
+        8 => out.extend(port.to_le_bytes()),
+        // 0x80: parameter not supported.
+        _ => return Err(CompletionCode::Oem(0x80)),
+    }
+    Ok(out)
 }
 
 /// The privilege a command needs (IPMI v2.0 appendix G), for the commands this responder

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::storage::{STORAGE_DEVICE_SUPPORT, Storage};
 use crate::cmd::app::DeviceId;
 use crate::cmd::chassis::{
     BootFlags, BootParameter, ChassisControl, ChassisIdentify, ChassisStatus, PowerRestorePolicy,
@@ -37,6 +38,13 @@ pub trait ManagedSystem {
         parameter: BootParameter,
         mark_invalid: bool,
     ) -> Result<(), CompletionCode>;
+    /// Serial over LAN: characters from the remote console, for the system's serial port.
+    fn sol_write(&mut self, _data: &[u8]) {}
+    /// Serial over LAN: up to `max` characters the system wrote to its serial port since the
+    /// last call.
+    fn sol_read(&mut self, _max: usize) -> Vec<u8> {
+        Vec::new()
+    }
     /// Any other command (SDR, SEL, FRU, OEM...), at the session's current privilege.
     fn handle(
         &mut self,
@@ -50,7 +58,12 @@ pub trait ManagedSystem {
 }
 
 /// An in-memory managed system: power, boot options and restore policy, with a log of the
-/// chassis controls received. Enough for tests and examples; `bmc-sim` builds richer nodes.
+/// chassis controls received, and an SDR repository, sensors, a SEL and FRU inventory
+/// ([`Storage`]) served to SDR, sensor, SEL and FRU commands. Enough for tests and examples;
+/// `bmc-sim` builds richer nodes.
+///
+/// [`SimpleSystem::default`] is a small machine powered off, with the sensors, events and FRU
+/// data of [`Storage::example`].
 #[derive(Debug, Clone)]
 pub struct SimpleSystem {
     /// Power state.
@@ -63,6 +76,14 @@ pub struct SimpleSystem {
     pub device: DeviceId,
     /// Every chassis control received, in order.
     pub controls: Vec<ChassisControl>,
+    /// SDR repository, sensor readings, SEL and FRU inventory.
+    pub storage: Storage,
+    /// Everything the SOL console sent to the serial port.
+    pub serial_in: Vec<u8>,
+    /// What the system writes to its serial port, waiting to go to the SOL console.
+    pub serial_out: std::collections::VecDeque<u8>,
+    /// Echo serial input back as output, as a terminal in cooked mode does (default on).
+    pub serial_echo: bool,
 }
 
 impl Default for SimpleSystem {
@@ -92,12 +113,19 @@ impl Default for SimpleSystem {
                 firmware_major: 1,
                 firmware_minor: 0x00,
                 ipmi_version: 0x02,
-                additional_support: 0x81,
+                // Chassis device (bit 7), FRU inventory, SEL, SDR repository and sensor
+                // device. `provides_sdrs` stays false: that bit announces *device* SDRs (Get
+                // Device SDR), which this BMC does not serve; its SDRs are in the repository.
+                additional_support: 0x80 | STORAGE_DEVICE_SUPPORT,
                 manufacturer_id: 0,
                 product_id: 0,
                 aux_firmware: None,
             },
             controls: Vec::new(),
+            storage: Storage::example(),
+            serial_in: Vec::new(),
+            serial_out: std::collections::VecDeque::new(),
+            serial_echo: true,
         }
     }
 }
@@ -168,5 +196,31 @@ impl ManagedSystem for SimpleSystem {
         }
         self.boot_options.insert(parameter.selector(), parameter);
         Ok(())
+    }
+
+    fn sol_write(&mut self, data: &[u8]) {
+        self.serial_in.extend_from_slice(data);
+        if self.serial_echo {
+            self.serial_out.extend(data);
+        }
+    }
+
+    fn sol_read(&mut self, max: usize) -> Vec<u8> {
+        let n = self.serial_out.len().min(max);
+        self.serial_out.drain(..n).collect()
+    }
+
+    /// The SDR, sensor, SEL and FRU commands of [`Storage::handle`]; anything else is 0xC1
+    /// (invalid command), Get Device SDR Info among them.
+    fn handle(
+        &mut self,
+        privilege: Privilege,
+        netfn: u8,
+        cmd: u8,
+        data: &[u8],
+    ) -> Result<Vec<u8>, CompletionCode> {
+        self.storage
+            .handle(privilege, netfn, cmd, data)
+            .unwrap_or(Err(CompletionCode::InvalidCommand))
     }
 }

@@ -69,6 +69,22 @@ impl OurBmc {
     }
 
     pub fn start_with(cfg: BmcConfig) -> Self {
+        Self::start_at("127.0.0.1:0".parse().unwrap(), cfg)
+    }
+
+    /// On a free port below 32768 (FreeIPMI's ipmiconsole refuses higher ones as
+    /// "hostname invalid").
+    pub fn start_low_port() -> Self {
+        let base = 20000 + (std::process::id() % 5000) as u16;
+        for p in (base..32000).chain(20000..base) {
+            if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+                return Self::start_at(SocketAddr::from(([127, 0, 0, 1], p)), bmc_config());
+            }
+        }
+        panic!("no free UDP port below 32000 on 127.0.0.1");
+    }
+
+    pub fn start_at(addr: SocketAddr, cfg: BmcConfig) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -76,11 +92,7 @@ impl OurBmc {
             .unwrap();
         let system = Arc::new(Mutex::new(SimpleSystem::default()));
         let server = rt
-            .block_on(BmcServer::bind(
-                "127.0.0.1:0".parse().unwrap(),
-                cfg,
-                system.clone(),
-            ))
+            .block_on(BmcServer::bind(addr, cfg, system.clone()))
             .unwrap();
         let addr = server.local_addr().unwrap();
         rt.spawn(server.run());
