@@ -24,9 +24,11 @@ for crate in ipmi-proto; do
 done
 
 step "cargo test (unit, property, doc, interop)"
-cargo test --workspace --all-features 2>&1 | tee target/test-output.txt
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-features 2>&1 | tee "$log"
 # Sum the per-binary results into one closing line.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 
 step "fuzz smoke run"
 scripts/fuzz-smoke.sh

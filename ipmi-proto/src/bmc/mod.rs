@@ -232,6 +232,33 @@ struct BmcSession {
     sol: Option<SolChannel>,
 }
 
+impl BmcSession {
+    /// Seal a payload for this (active) session with the next session sequence number.
+    fn seal(
+        &mut self,
+        rng: &mut dyn RandomSource,
+        payload_type: PayloadType,
+        payload: &[u8],
+    ) -> Result<Bytes> {
+        let BmcState::Active { keys, .. } = &self.state else {
+            return Err(Error::invalid("RMCP+ session", "not active"));
+        };
+        self.out_seq = self.out_seq.wrapping_add(1).max(1);
+        let mut iv = [0u8; 16];
+        rng.fill(&mut iv);
+        let mut out = BytesMut::with_capacity(payload.len() + 64);
+        keys.seal(
+            payload_type,
+            self.console_sid,
+            self.out_seq,
+            payload,
+            iv,
+            &mut out,
+        )?;
+        Ok(out.freeze())
+    }
+}
+
 /// Counters of what the responder did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResponderStats {
@@ -324,27 +351,10 @@ impl Responder {
                 continue;
             }
             let Some(pkt) = pkt else { continue };
-            let BmcState::Active { keys, .. } = &s.state else {
-                continue;
-            };
             let mut payload = BytesMut::new();
             pkt.emit(&mut payload);
-            s.out_seq = s.out_seq.wrapping_add(1).max(1);
-            let mut iv = [0u8; 16];
-            self.rng.fill(&mut iv);
-            let mut out = BytesMut::with_capacity(payload.len() + 64);
-            if keys
-                .seal(
-                    PayloadType::Sol,
-                    s.console_sid,
-                    s.out_seq,
-                    &payload,
-                    iv,
-                    &mut out,
-                )
-                .is_ok()
-            {
-                return Some((*sid, out.freeze()));
+            if let Ok(d) = s.seal(&mut *self.rng, PayloadType::Sol, &payload) {
+                return Some((*sid, d));
             }
         }
         None
@@ -798,24 +808,9 @@ impl Responder {
             let Some(reply) = chan.poll_packet(now) else {
                 return Ok(None);
             };
-            let BmcState::Active { keys, .. } = &s.state else {
-                return Ok(None);
-            };
             let mut payload = BytesMut::new();
             reply.emit(&mut payload);
-            s.out_seq = s.out_seq.wrapping_add(1).max(1);
-            let mut iv = [0u8; 16];
-            self.rng.fill(&mut iv);
-            let mut out = BytesMut::with_capacity(payload.len() + 64);
-            keys.seal(
-                PayloadType::Sol,
-                s.console_sid,
-                s.out_seq,
-                &payload,
-                iv,
-                &mut out,
-            )?;
-            return Ok(Some(out.freeze()));
+            return s.seal(&mut *self.rng, PayloadType::Sol, &payload).map(Some);
         }
         if p.header.payload_type != PayloadType::Ipmi {
             return Ok(None);
@@ -825,23 +820,9 @@ impl Responder {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return Ok(None);
         };
-        let BmcState::Active { keys, .. } = &s.state else {
-            return Ok(None);
-        };
         let mut msg = BytesMut::new();
         resp.emit(&mut msg);
-        s.out_seq = s.out_seq.wrapping_add(1).max(1);
-        let mut iv = [0u8; 16];
-        self.rng.fill(&mut iv);
-        let mut out = BytesMut::with_capacity(msg.len() + 64);
-        keys.seal(
-            PayloadType::Ipmi,
-            s.console_sid,
-            s.out_seq,
-            &msg,
-            iv,
-            &mut out,
-        )?;
+        let out = s.seal(&mut *self.rng, PayloadType::Ipmi, &msg)?;
         self.stats.commands += 1;
         if req.netfn == 0x06
             && req.cmd == CloseSession::CMD
@@ -849,7 +830,7 @@ impl Responder {
         {
             self.sessions.remove(&sid);
         }
-        Ok(Some(out.freeze()))
+        Ok(Some(out))
     }
 
     fn dispatch(
