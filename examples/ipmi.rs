@@ -5,23 +5,20 @@
 //! ```
 //!
 //! `-H` takes a host, a `host:port`, a range with one bracket group (`127.0.0.1:[9000-9099]`,
-//! `127.0.2.[1-200]`), a file of `host:port` lines, or `sim:N` to start N virtual BMCs in this
-//! process on loopback and run the command on them (a self-contained demonstration).
+//! `127.0.2.[1-200]`), a file of `host:port` lines, or `sim:N` to start N virtual nodes
+//! (`bmc-sim`) with their BMCs in this process on loopback and run the command on them.
 //! With several BMCs the command runs on all at once and prints one line per BMC.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use ipmi_proto::Error;
-use ipmi_proto::bmc::{BmcConfig, SimpleSystem, User};
 use ipmi_proto::client::{Bmc, Client, PowerAction};
 use ipmi_proto::cmd::chassis::{BootDevice, BootMode, BootPersistence};
 use ipmi_proto::cmd::{Privilege, RawRequest};
-use ipmi_proto::server::BmcServer;
 use ipmi_proto::session::{SessionConfig, SuiteChoice};
 
 #[derive(Parser, Debug)]
@@ -176,23 +173,22 @@ fn resolve(spec: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
     Ok(out)
 }
 
-/// Start `n` virtual BMCs on 127.0.0.1 with the given credentials.
-async fn start_sim(n: usize, user: &str, password: &str) -> anyhow::Result<Vec<SocketAddr>> {
-    let mut addrs = Vec::with_capacity(n);
-    for _ in 0..n {
-        let cfg = BmcConfig::builder()
-            .user(User::new(2, user, password, Privilege::Administrator)?)
-            .build();
-        let server = BmcServer::bind(
-            "127.0.0.1:0".parse()?,
-            cfg,
-            Arc::new(Mutex::new(SimpleSystem::default())),
-        )
-        .await?;
-        addrs.push(server.local_addr()?);
-        server.spawn();
-    }
-    Ok(addrs)
+/// Start `n` virtual nodes (bmc-sim) with their BMCs on 127.0.0.1 and the given credentials.
+async fn start_sim(
+    n: u32,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<(bmc_sim::Fleet, Vec<SocketAddr>)> {
+    let fleet = bmc_sim::Fleet::start(
+        bmc_sim::FleetConfig::builder()
+            .count(n)
+            .credentials(user, password),
+    )
+    .await?;
+    let addrs = (0..fleet.len())
+        .filter_map(|i| fleet.ipmi_addr(i))
+        .collect();
+    Ok((fleet, addrs))
 }
 
 async fn run_one(bmc: &Bmc, cmd: &Command) -> Result<String, Error> {
@@ -470,14 +466,14 @@ async fn main() -> ExitCode {
 
 async fn real_main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
+    // Keeps the virtual nodes of `sim:N` running until the end.
+    let mut _fleet = None;
     let targets = match args.host.strip_prefix("sim:") {
         Some(n) => {
-            start_sim(
-                n.parse().context("sim:N needs a number")?,
-                &args.user,
-                &args.password,
-            )
-            .await?
+            let n = n.parse().context("sim:N needs a number")?;
+            let (fleet, addrs) = start_sim(n, &args.user, &args.password).await?;
+            _fleet = Some(fleet);
+            addrs
         }
         None => resolve(&args.host, args.port)?,
     };

@@ -1,9 +1,62 @@
 //! # bmc-sim
 //!
-//! Virtual BMCs (IPMI and Redfish) and virtual nodes for tests, examples and benches.
+//! Virtual bare-metal nodes and the BMCs that manage them, thousands per process, for tests,
+//! examples and benchmarks. A [`Node`] is the one model both BMC faces share (power with
+//! transition delays, boot override, NICs, serial console, sensors, SEL, FRU); the IPMI face
+//! serves it with `ipmi-proto`'s sans-IO BMC responder on its own UDP socket, with
+//! [`Faults`] (latency, loss, a hung BMC, session exhaustion, slow power transitions) injected
+//! per BMC at run time. [`Fleet`] starts many on consecutive loopback ports.
 //!
-//! **Status: not yet implemented.** This crate holds its place in the workspace layout; its
-//! scope and acceptance criteria are tracked in issue 7. It exports nothing yet, so that
-//! nobody builds on an API that does not exist.
+//! Status against issue 7: the node model, the IPMI face, fault injection and fleets are here;
+//! the Redfish face, vendor profiles and network boot of virtual nodes are not yet.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), bmc_sim::Error> {
+//! use bmc_sim::{Fleet, FleetConfig};
+//! let fleet = Fleet::start(FleetConfig::builder().count(100).base("127.0.0.1:20000".parse().unwrap())).await?;
+//! println!("first BMC at {}", fleet.ipmi_addr(0).unwrap());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Dependencies and why
+//! * `ipmi-proto`: the IPMI BMC side (sessions, cipher suites, commands) this crate puts nodes
+//!   behind; `tokio`: one UDP socket task per BMC; `thiserror`, `tracing`: errors and spans.
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod fault;
+mod fleet;
+mod ipmi;
+mod node;
+
+pub use fault::Faults;
+pub use fleet::{Fleet, FleetConfig, FleetConfigBuilder};
+pub use ipmi::IpmiFace;
+pub use node::{Node, NodeConfig, PowerState};
+
+/// Errors of the simulator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A socket could not be bound or used.
+    #[error("I/O error during {during}: {source}")]
+    Io {
+        /// What was being done.
+        during: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A fault specification could not be parsed.
+    #[error("bad fault specification `{spec}`: {reason}")]
+    FaultSpec {
+        /// The offending part.
+        spec: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}

@@ -315,6 +315,16 @@ impl Responder {
         self.sessions.len()
     }
 
+    /// Change the session limit at run time (existing sessions are kept).
+    pub fn set_max_sessions(&mut self, n: usize) {
+        self.cfg.max_sessions = n;
+    }
+
+    /// Forget every session, as a BMC reset does.
+    pub fn drop_sessions(&mut self) {
+        self.sessions.clear();
+    }
+
     /// Whether the BMC session `id` exists.
     pub fn has_session(&self, id: u32) -> bool {
         self.sessions.contains_key(&id)

@@ -1,0 +1,167 @@
+//! Many virtual nodes with their BMCs, on consecutive loopback ports.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ipmi_proto::bmc::{BmcConfig, User};
+use ipmi_proto::cmd::Privilege;
+
+use crate::Error;
+use crate::fault::Faults;
+use crate::ipmi::IpmiFace;
+use crate::node::{Node, NodeConfig};
+
+/// How to start a [`Fleet`]. Build with [`FleetConfig::builder`].
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    count: u32,
+    base: SocketAddr,
+    user: String,
+    password: String,
+    suites: Option<Vec<u8>>,
+    faults: Faults,
+    power_delay: Duration,
+}
+
+/// Builder of [`FleetConfig`].
+#[derive(Debug, Clone)]
+pub struct FleetConfigBuilder {
+    cfg: FleetConfig,
+}
+
+impl FleetConfig {
+    /// Defaults: one node, BMC on 127.0.0.1 with an ephemeral port, user admin/password
+    /// (ADMINISTRATOR), suites 17, 3, 16, 2, 15, 1, no faults, instant power changes.
+    pub fn builder() -> FleetConfigBuilder {
+        FleetConfigBuilder {
+            cfg: FleetConfig {
+                count: 1,
+                base: SocketAddr::from(([127, 0, 0, 1], 0)),
+                user: "admin".into(),
+                password: "password".into(),
+                suites: None,
+                faults: Faults::default(),
+                power_delay: Duration::ZERO,
+            },
+        }
+    }
+}
+
+impl FleetConfigBuilder {
+    /// Number of nodes.
+    pub fn count(mut self, n: u32) -> Self {
+        self.cfg.count = n;
+        self
+    }
+    /// Address of the first BMC; BMC i listens on port `base + i` (port 0: ephemeral ports).
+    pub fn base(mut self, addr: SocketAddr) -> Self {
+        self.cfg.base = addr;
+        self
+    }
+    /// The BMC user (ADMINISTRATOR).
+    pub fn credentials(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.cfg.user = user.into();
+        self.cfg.password = password.into();
+        self
+    }
+    /// Cipher suites the BMCs offer.
+    pub fn cipher_suites(mut self, ids: &[u8]) -> Self {
+        self.cfg.suites = Some(ids.to_vec());
+        self
+    }
+    /// Faults every BMC starts with.
+    pub fn faults(mut self, f: Faults) -> Self {
+        self.cfg.faults = f;
+        self
+    }
+    /// How long power changes take to show.
+    pub fn power_delay(mut self, d: Duration) -> Self {
+        self.cfg.power_delay = d;
+        self
+    }
+}
+
+/// Running virtual nodes and their BMCs.
+#[derive(Debug)]
+pub struct Fleet {
+    nodes: Vec<Arc<Mutex<Node>>>,
+    ipmi: Vec<IpmiFace>,
+}
+
+impl Fleet {
+    /// Start the fleet (needs a tokio runtime).
+    pub async fn start(builder: FleetConfigBuilder) -> Result<Self, Error> {
+        let cfg = builder.cfg;
+        let user = User::new(
+            2,
+            cfg.user.as_bytes(),
+            cfg.password.as_bytes(),
+            Privilege::Administrator,
+        )
+        .map_err(|e| Error::Config(e.to_string()))?;
+        let base_port = u32::from(cfg.base.port());
+        if base_port != 0 && base_port + cfg.count > 65536 {
+            return Err(Error::Config(format!(
+                "{} BMCs from port {base_port} run past port 65535",
+                cfg.count
+            )));
+        }
+        let now = Instant::now();
+        let mut nodes = Vec::with_capacity(cfg.count as usize);
+        let mut ipmi = Vec::with_capacity(cfg.count as usize);
+        for i in 0..cfg.count {
+            let mut nc = NodeConfig::numbered(format!("node-{i:05}"), i);
+            nc.power_delay = cfg.power_delay;
+            let node = Arc::new(Mutex::new(Node::new(nc, now)));
+            let mut b = BmcConfig::builder().user(user.clone());
+            let mut guid = [0u8; 16];
+            guid[..4].copy_from_slice(b"bsim");
+            guid[12..].copy_from_slice(&i.to_be_bytes());
+            b = b.guid(guid);
+            if let Some(s) = &cfg.suites {
+                b = b.cipher_suites(s);
+            }
+            let mut addr = cfg.base;
+            if base_port != 0 {
+                addr.set_port((base_port + i) as u16);
+            }
+            let face = IpmiFace::start(addr, b.build(), node.clone(), cfg.faults.clone()).await?;
+            nodes.push(node);
+            ipmi.push(face);
+        }
+        Ok(Fleet { nodes, ipmi })
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the fleet is empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> Option<Arc<Mutex<Node>>> {
+        self.nodes.get(i).cloned()
+    }
+
+    /// The IPMI face of node `i`.
+    pub fn ipmi(&self, i: usize) -> Option<&IpmiFace> {
+        self.ipmi.get(i)
+    }
+
+    /// The IPMI address of node `i`.
+    pub fn ipmi_addr(&self, i: usize) -> Option<SocketAddr> {
+        self.ipmi.get(i).map(IpmiFace::addr)
+    }
+
+    /// Set the faults of every BMC.
+    pub fn set_faults(&self, faults: &Faults) {
+        for f in &self.ipmi {
+            f.set_faults(faults.clone());
+        }
+    }
+}
