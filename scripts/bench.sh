@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-peers.sh >/dev/null
 cargo build --release -q -p benches --bins
+cargo build --release -q --example bmc-sim
 T=target/release
 N=${FLEET:-1000}
 BIG=${BIG:-10000}
@@ -68,3 +69,26 @@ echo
 echo "== $BIG BMCs from one client process (target < 5 s wall, < 100 MB resident)"
 start_farm "$BIG" "$BIGBASE"
 $T/ipmi_fleet --count "$BIG" --base-port "$BIGBASE"
+
+echo
+echo "== bmc-sim: start-up time and memory per virtual node (node model + IPMI face)"
+$T/bmcsim_scale 1000
+$T/bmcsim_scale 10000
+# The anchor: one ipmi_sim process per BMC.
+ipmisim_dir="$out/ipmi_sim"
+t0=$(now)
+sim_pid=$(scripts/peers/ipmi-sim.sh 39623 "$ipmisim_dir")
+t1=$(now)
+pids+=("$sim_pid")
+sim_rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$sim_pid/status")
+printf 'ipmi_sim: one BMC ready in %.3f s, resident %s KiB (one process per BMC)\n' "$(calc "$t1 - $t0")" "$sim_rss"
+
+echo
+echo "== IPMI face sessions/s (set-up + Get Device ID + close, suite 3, 8 at a time; same client)"
+$T/examples/bmc-sim --ipmi 127.0.0.1:39700 --count 1 >"$out/bmcsim.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q "node-00000" "$out/bmcsim.log" && break; sleep 0.1; done
+$T/ipmi_sessions --addr 127.0.0.1:39700 --count 4000 --label bmc-sim | tee "$out/s_bmcsim"
+$T/ipmi_sessions --addr 127.0.0.1:39623 --count 1000 --label ipmi_sim | tee "$out/s_ipmisim"
+a=$(awk '{ print $(NF-1) }' "$out/s_bmcsim"); b=$(awk '{ print $(NF-1) }' "$out/s_ipmisim")
+printf 'ratio bmc-sim/ipmi_sim sessions/s: %.2fx\n' "$(calc "$a / $b")"
