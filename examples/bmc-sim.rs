@@ -1,11 +1,12 @@
 //! `bmc-sim`: virtual nodes behind IPMI BMCs on loopback, until interrupted.
 //!
 //! ```text
-//! cargo run --release --example bmc-sim -- [--ipmi ADDR:PORT] --user USER --password PASS [--count N] [--faults SPEC] [--power-delay 2s]
+//! cargo run --release --example bmc-sim -- [--ipmi ADDR:PORT] [--redfish ADDR:PORT] --user USER --password PASS [--count N] [--faults SPEC] [--power-delay 2s]
 //! ```
 //!
-//! BMC i listens on PORT+i. FAULTS is a comma-separated list of `latency=50ms`, `loss=0.1`,
-//! `hang`, `sessions=4`. The Redfish face (`--redfish`, `--tls`, `--vendor`) is not built yet.
+//! BMC i listens on PORT+i (IPMI, and Redfish over plain HTTP when asked). FAULTS is a
+//! comma-separated list of `latency=50ms`, `loss=0.1`, `hang`, `sessions=4` (IPMI face). TLS
+//! and vendor profiles (`--tls`, `--vendor`) are not built yet.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,6 +24,9 @@ struct Args {
     /// Address of the first IPMI BMC; BMC i listens on PORT+i.
     #[arg(long, default_value = "127.0.0.1:9623")]
     ipmi: SocketAddr,
+    /// Address of the first Redfish service (plain HTTP); service i listens on PORT+i.
+    #[arg(long)]
+    redfish: Option<SocketAddr>,
     /// BMC user (ADMINISTRATOR).
     #[arg(long, default_value = "admin")]
     user: String,
@@ -70,20 +74,26 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let faults: Faults = args.faults.parse()?;
-    let fleet = Fleet::start(
-        FleetConfig::builder()
-            .count(args.count)
-            .base(args.ipmi)
-            .credentials(&args.user, &args.password)
-            .faults(faults)
-            .power_delay(args.power_delay.0),
-    )
-    .await
-    .context("starting the BMCs")?;
+    let mut cfg = FleetConfig::builder()
+        .count(args.count)
+        .base(args.ipmi)
+        .credentials(&args.user, &args.password)
+        .faults(faults)
+        .power_delay(args.power_delay.0);
+    if let Some(r) = args.redfish {
+        cfg = cfg.redfish(r);
+    }
+    let fleet = Fleet::start(cfg).await.context("starting the BMCs")?;
     for i in 0..fleet.len() {
-        if let Some(a) = fleet.ipmi_addr(i) {
-            println!("node-{i:05} ipmi {a}");
-        }
+        let ipmi = fleet
+            .ipmi_addr(i)
+            .map(|a| format!(" ipmi {a}"))
+            .unwrap_or_default();
+        let redfish = fleet
+            .redfish_url(i)
+            .map(|u| format!(" redfish {u}"))
+            .unwrap_or_default();
+        println!("node-{i:05}{ipmi}{redfish}");
     }
     eprintln!("{} virtual nodes running; Ctrl-C to stop", fleet.len());
     tokio::signal::ctrl_c().await?;

@@ -11,6 +11,7 @@ use crate::Error;
 use crate::fault::Faults;
 use crate::ipmi::IpmiFace;
 use crate::node::{Node, NodeConfig};
+use crate::redfish::{RedfishConfig, RedfishFace};
 
 /// How to start a [`Fleet`]. Build with [`FleetConfig::builder`].
 #[derive(Debug, Clone)]
@@ -22,6 +23,7 @@ pub struct FleetConfig {
     suites: Option<Vec<u8>>,
     faults: Faults,
     power_delay: Duration,
+    redfish: Option<SocketAddr>,
 }
 
 /// Builder of [`FleetConfig`].
@@ -43,6 +45,7 @@ impl FleetConfig {
                 suites: None,
                 faults: Faults::default(),
                 power_delay: Duration::ZERO,
+                redfish: None,
             },
         }
     }
@@ -75,6 +78,12 @@ impl FleetConfigBuilder {
         self.cfg.faults = f;
         self
     }
+    /// Also serve each node over Redfish: node i at port `base + i` of this address (port 0:
+    /// ephemeral ports).
+    pub fn redfish(mut self, base: SocketAddr) -> Self {
+        self.cfg.redfish = Some(base);
+        self
+    }
     /// How long power changes take to show.
     pub fn power_delay(mut self, d: Duration) -> Self {
         self.cfg.power_delay = d;
@@ -87,6 +96,7 @@ impl FleetConfigBuilder {
 pub struct Fleet {
     nodes: Vec<Arc<Mutex<Node>>>,
     ipmi: Vec<IpmiFace>,
+    redfish: Vec<RedfishFace>,
 }
 
 impl Fleet {
@@ -110,6 +120,7 @@ impl Fleet {
         let now = Instant::now();
         let mut nodes = Vec::with_capacity(cfg.count as usize);
         let mut ipmi = Vec::with_capacity(cfg.count as usize);
+        let mut redfish = Vec::new();
         for i in 0..cfg.count {
             let mut nc = NodeConfig::numbered(format!("node-{i:05}"), i);
             nc.power_delay = cfg.power_delay;
@@ -127,10 +138,28 @@ impl Fleet {
                 addr.set_port((base_port + i) as u16);
             }
             let face = IpmiFace::start(addr, b.build(), node.clone(), cfg.faults.clone()).await?;
+            if let Some(mut rf) = cfg.redfish {
+                if rf.port() != 0 {
+                    let p = u32::from(rf.port()) + i;
+                    let p = u16::try_from(p)
+                        .map_err(|_| Error::Config("Redfish ports run past 65535".into()))?;
+                    rf.set_port(p);
+                }
+                let rcfg = RedfishConfig {
+                    user: cfg.user.clone(),
+                    password: cfg.password.clone(),
+                    ..RedfishConfig::default()
+                };
+                redfish.push(RedfishFace::start(rf, rcfg, node.clone()).await?);
+            }
             nodes.push(node);
             ipmi.push(face);
         }
-        Ok(Fleet { nodes, ipmi })
+        Ok(Fleet {
+            nodes,
+            ipmi,
+            redfish,
+        })
     }
 
     /// Number of nodes.
@@ -156,6 +185,11 @@ impl Fleet {
     /// The IPMI address of node `i`.
     pub fn ipmi_addr(&self, i: usize) -> Option<SocketAddr> {
         self.ipmi.get(i).map(IpmiFace::addr)
+    }
+
+    /// The Redfish base URL of node `i` (`http://ADDR`), when the fleet serves Redfish.
+    pub fn redfish_url(&self, i: usize) -> Option<String> {
+        self.redfish.get(i).map(|f| format!("http://{}", f.addr()))
     }
 
     /// Set the faults of every BMC.

@@ -7,8 +7,13 @@
 //! [`Faults`] (latency, loss, a hung BMC, session exhaustion, slow power transitions) injected
 //! per BMC at run time. [`Fleet`] starts many on consecutive loopback ports.
 //!
-//! Status against issue 7: the node model, the IPMI face, fault injection and fleets are here;
-//! the Redfish face, vendor profiles and network boot of virtual nodes are not yet.
+//! The Redfish face serves the same node over HTTP: ServiceRoot, ComputerSystem (power, boot
+//! override, Reset), EthernetInterfaces, Bios with a Settings resource applied at reset,
+//! SecureBoot, a Manager with a virtual CD, Chassis, and token sessions with a limit.
+//!
+//! Status against issue 7: the node model, both faces, IPMI fault injection and fleets are
+//! here; vendor profiles, TLS, TaskService/UpdateService/EventService, `$expand`, Redfish faults
+//! and network boot of virtual nodes are not yet.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), bmc_sim::Error> {
@@ -21,6 +26,7 @@
 //! ## Dependencies and why
 //! * `ipmi-proto`: the IPMI BMC side (sessions, cipher suites, commands) this crate puts nodes
 //!   behind; `tokio`: one UDP socket task per BMC; `thiserror`, `tracing`: errors and spans.
+//! * `axum` (HTTP/1 only) and `serde_json`: the Redfish face's routes and JSON bodies.
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -29,11 +35,13 @@ mod fault;
 mod fleet;
 mod ipmi;
 mod node;
+mod redfish;
 
 pub use fault::Faults;
 pub use fleet::{Fleet, FleetConfig, FleetConfigBuilder};
 pub use ipmi::IpmiFace;
 pub use node::{Node, NodeConfig, PowerState};
+pub use redfish::{RedfishConfig, RedfishFace};
 
 /// Errors of the simulator.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,944 @@
+//! The Redfish face: a DMTF-shaped Redfish service (axum) over the same [`Node`] the IPMI face
+//! serves. One service per node, like a real BMC: ServiceRoot, one ComputerSystem (power,
+//! boot override with allowable values, Reset action, EthernetInterfaces with the node's MACs,
+//! Bios with a Settings resource applied at the next reset, SecureBoot), one Manager with a
+//! VirtualMedia CD slot (InsertMedia/EjectMedia), one Chassis, and a SessionService with
+//! `X-Auth-Token` sessions and a session limit. Basic authentication is accepted too.
+//! ETags are served on the system and checked when a PATCH carries `If-Match`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ipmi_proto::bmc::ManagedSystem;
+use ipmi_proto::cmd::chassis::{
+    BootDevice, BootFlags, BootMode, BootParameter, BootPersistence, ChassisControl,
+};
+use ipmi_proto::crypto::RandomSource;
+use serde_json::{Value, json};
+
+use crate::Error;
+use crate::node::{Node, PowerState};
+
+/// Options of a Redfish face.
+#[derive(Clone)]
+pub struct RedfishConfig {
+    /// The account.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// Most sessions at once (iDRAC has 8; the next login is refused).
+    pub max_sessions: usize,
+}
+
+impl std::fmt::Debug for RedfishConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedfishConfig")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("max_sessions", &self.max_sessions)
+            .finish()
+    }
+}
+
+impl Default for RedfishConfig {
+    fn default() -> Self {
+        RedfishConfig {
+            user: "admin".into(),
+            password: "password".into(),
+            max_sessions: 8,
+        }
+    }
+}
+
+/// The face's own state beside the node.
+#[derive(Debug, Default)]
+struct FaceState {
+    sessions: BTreeMap<String, String>,
+    next_session: u64,
+    /// Bumped on every change of the system resource; its ETag.
+    system_version: u64,
+    /// BIOS attributes staged in the Settings resource, applied at the next reset.
+    bios_pending: BTreeMap<String, Value>,
+    media: Option<String>,
+}
+
+#[derive(Clone)]
+struct App {
+    node: Arc<Mutex<Node>>,
+    face: Arc<Mutex<FaceState>>,
+    cfg: Arc<RedfishConfig>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// A running Redfish face (the task stops when this is dropped).
+#[derive(Debug)]
+pub struct RedfishFace {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RedfishFace {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RedfishFace {
+    /// Serve `node` over plain HTTP at `addr`.
+    pub async fn start(
+        addr: SocketAddr,
+        cfg: RedfishConfig,
+        node: Arc<Mutex<Node>>,
+    ) -> Result<Self, Error> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Io {
+                during: "binding a Redfish face",
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Io {
+            during: "reading the Redfish face address",
+            source,
+        })?;
+        let app = App {
+            node,
+            face: Arc::new(Mutex::new(FaceState::default())),
+            cfg: Arc::new(cfg),
+        };
+        let router = router(app);
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::debug!(error = %e, "Redfish face stopped");
+            }
+        });
+        Ok(RedfishFace { addr, task })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+const SYS: &str = "/redfish/v1/Systems/1";
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route(
+            "/redfish",
+            get(|| async { axum::Json(json!({"v1": "/redfish/v1/"})) }),
+        )
+        .route("/redfish/v1", get(service_root))
+        .route("/redfish/v1/", get(service_root))
+        .route("/redfish/v1/Systems", get(systems))
+        .route("/redfish/v1/Systems/1", get(system).patch(patch_system))
+        .route(
+            "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset",
+            post(reset),
+        )
+        .route("/redfish/v1/Systems/1/EthernetInterfaces", get(nics))
+        .route("/redfish/v1/Systems/1/EthernetInterfaces/{nic}", get(nic))
+        .route("/redfish/v1/Systems/1/Bios", get(bios))
+        .route(
+            "/redfish/v1/Systems/1/Bios/Settings",
+            get(bios_settings).patch(patch_bios_settings),
+        )
+        .route(
+            "/redfish/v1/Systems/1/SecureBoot",
+            get(secure_boot).patch(patch_secure_boot),
+        )
+        .route("/redfish/v1/Managers", get(managers))
+        .route("/redfish/v1/Managers/BMC", get(manager))
+        .route(
+            "/redfish/v1/Managers/BMC/VirtualMedia",
+            get(media_collection),
+        )
+        .route("/redfish/v1/Managers/BMC/VirtualMedia/CD", get(media))
+        .route(
+            "/redfish/v1/Managers/BMC/VirtualMedia/CD/Actions/VirtualMedia.InsertMedia",
+            post(insert_media),
+        )
+        .route(
+            "/redfish/v1/Managers/BMC/VirtualMedia/CD/Actions/VirtualMedia.EjectMedia",
+            post(eject_media),
+        )
+        .route("/redfish/v1/Chassis", get(chassis_collection))
+        .route("/redfish/v1/Chassis/1", get(chassis))
+        .route("/redfish/v1/SessionService", get(session_service))
+        .route(
+            "/redfish/v1/SessionService/Sessions",
+            get(sessions).post(create_session),
+        )
+        .route(
+            "/redfish/v1/SessionService/Sessions/{id}",
+            get(session).delete(delete_session),
+        )
+        .with_state(app)
+}
+
+/// A Redfish error body with one `@Message.ExtendedInfo` entry.
+fn error(status: StatusCode, message_id: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({
+            "error": {
+                "code": message_id,
+                "message": message,
+                "@Message.ExtendedInfo": [{
+                    "@odata.type": "#Message.v1_1_1.Message",
+                    "MessageId": message_id,
+                    "Message": message,
+                    "Severity": "Warning",
+                    "Resolution": "See the message."
+                }]
+            }
+        })),
+    )
+        .into_response()
+}
+
+/// Basic authentication with the account, or a live session token; the 401 otherwise.
+fn unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
+    if let Some(tok) = headers.get("x-auth-token").and_then(|v| v.to_str().ok()) {
+        if lock(&app.face).sessions.values().any(|t| t == tok) {
+            return None;
+        }
+    }
+    if let Some(b) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        if let Some(decoded) = base64_decode(b.trim()) {
+            let expected = format!("{}:{}", app.cfg.user, app.cfg.password);
+            if decoded == expected.as_bytes() {
+                return None;
+            }
+        }
+    }
+    Some(error(
+        StatusCode::UNAUTHORIZED,
+        "Base.1.8.NoValidSession",
+        "There is no valid session established with the implementation.",
+    ))
+}
+
+/// Standard base64 (RFC 4648) decoding, enough for `Authorization: Basic`.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let s = s.trim_end_matches('=').as_bytes();
+    if s.len() > 4096 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len().max(1)]);
+    }
+    Some(out)
+}
+
+async fn service_root(State(app): State<App>) -> Response {
+    let uuid = {
+        let node = lock(&app.node);
+        let mac = node.config().macs.first().copied().unwrap_or_default();
+        format!(
+            "62736d69-0000-4000-8000-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+            mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+        )
+    };
+    axum::Json(json!({
+        "@odata.id": "/redfish/v1/",
+        "@odata.type": "#ServiceRoot.v1_15_0.ServiceRoot",
+        "Id": "RootService",
+        "Name": "Root Service",
+        "RedfishVersion": "1.17.0",
+        "UUID": uuid,
+        "Vendor": "bmc-sim",
+        "Product": "bmc-sim virtual BMC",
+        "Systems": {"@odata.id": "/redfish/v1/Systems"},
+        "Managers": {"@odata.id": "/redfish/v1/Managers"},
+        "Chassis": {"@odata.id": "/redfish/v1/Chassis"},
+        "SessionService": {"@odata.id": "/redfish/v1/SessionService"},
+        "Links": {"Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"}}
+    }))
+    .into_response()
+}
+
+fn collection(id: &str, odata_type: &str, name: &str, members: &[String]) -> Value {
+    json!({
+        "@odata.id": id,
+        "@odata.type": odata_type,
+        "Name": name,
+        "Members@odata.count": members.len(),
+        "Members": members.iter().map(|m| json!({"@odata.id": m})).collect::<Vec<_>>()
+    })
+}
+
+macro_rules! guard {
+    ($app:expr, $headers:expr) => {
+        if let Some(r) = unauthorized(&$app, &$headers) {
+            return r;
+        }
+    };
+}
+
+async fn systems(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(collection(
+        "/redfish/v1/Systems",
+        "#ComputerSystemCollection.ComputerSystemCollection",
+        "Computer System Collection",
+        &[SYS.to_string()],
+    ))
+    .into_response()
+}
+
+fn target_name(d: BootDevice) -> &'static str {
+    match d {
+        BootDevice::Pxe => "Pxe",
+        BootDevice::Disk | BootDevice::DiskSafeMode => "Hdd",
+        BootDevice::Cdrom | BootDevice::RemoteCdrom => "Cd",
+        BootDevice::BiosSetup => "BiosSetup",
+        BootDevice::Diagnostic => "Diags",
+        BootDevice::Floppy | BootDevice::RemoteFloppy => "Floppy",
+        _ => "None",
+    }
+}
+
+fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+async fn system(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let version = lock(&app.face).system_version;
+    let mut node = lock(&app.node);
+    node.tick(Instant::now());
+    let b = node.boot_override();
+    let enabled = if !b.valid || b.device == BootDevice::NoOverride {
+        "Disabled"
+    } else if b.persistence == BootPersistence::Persistent {
+        "Continuous"
+    } else {
+        "Once"
+    };
+    let body = json!({
+        "@odata.id": SYS,
+        "@odata.type": "#ComputerSystem.v1_20_0.ComputerSystem",
+        "@odata.etag": etag(version),
+        "Id": "1",
+        "Name": node.config().name,
+        "SystemType": "Physical",
+        "Manufacturer": "bmc-sim",
+        "Model": "Virtual Node",
+        "SerialNumber": node.config().name,
+        "PowerState": if node.power() == PowerState::On { "On" } else { "Off" },
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Boot": {
+            "BootSourceOverrideEnabled": enabled,
+            "BootSourceOverrideTarget": if enabled == "Disabled" { "None" } else { target_name(b.device) },
+            "BootSourceOverrideMode": if b.mode == BootMode::Efi { "UEFI" } else { "Legacy" },
+            "BootSourceOverrideTarget@Redfish.AllowableValues": ["None", "Pxe", "Hdd", "Cd", "BiosSetup"],
+            "BootSourceOverrideEnabled@Redfish.AllowableValues": ["Disabled", "Once", "Continuous"],
+            "BootSourceOverrideMode@Redfish.AllowableValues": ["Legacy", "UEFI"]
+        },
+        "ProcessorSummary": {"Count": node.config().cpus, "Status": {"State": "Enabled"}},
+        "MemorySummary": {"TotalSystemMemoryGiB": node.config().memory_mib as f64 / 1024.0},
+        "Bios": {"@odata.id": format!("{SYS}/Bios")},
+        "SecureBoot": {"@odata.id": format!("{SYS}/SecureBoot")},
+        "EthernetInterfaces": {"@odata.id": format!("{SYS}/EthernetInterfaces")},
+        "Links": {
+            "ManagedBy": [{"@odata.id": "/redfish/v1/Managers/BMC"}],
+            "Chassis": [{"@odata.id": "/redfish/v1/Chassis/1"}]
+        },
+        "Actions": {
+            "#ComputerSystem.Reset": {
+                "target": format!("{SYS}/Actions/ComputerSystem.Reset"),
+                "ResetType@Redfish.AllowableValues": [
+                    "On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart",
+                    "Nmi", "PowerCycle"
+                ]
+            }
+        }
+    });
+    let mut r = axum::Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, Box<Response>> {
+    serde_json::from_slice(body).map_err(|_| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.MalformedJSON",
+            "The request body submitted was malformed JSON.",
+        ))
+    })
+}
+
+async fn patch_system(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    guard!(app, headers);
+    let v = match parse_json(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let mut face = lock(&app.face);
+    if let Some(m) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        let current = etag(face.system_version);
+        let m = m.trim().trim_start_matches("W/");
+        if m != "*" && m != current {
+            return error(
+                StatusCode::PRECONDITION_FAILED,
+                "Base.1.8.PreconditionFailed",
+                "The ETag supplied did not match the ETag required to change this resource.",
+            );
+        }
+    }
+    let Some(boot) = v.get("Boot") else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.PropertyUnknown",
+            "Only Boot properties can be changed on this system.",
+        );
+    };
+    let mut node = lock(&app.node);
+    let mut flags = node.boot_override();
+    if let Some(t) = boot.get("BootSourceOverrideTarget").and_then(Value::as_str) {
+        flags.device = match t {
+            "None" => BootDevice::NoOverride,
+            "Pxe" => BootDevice::Pxe,
+            "Hdd" => BootDevice::Disk,
+            "Cd" => BootDevice::Cdrom,
+            "BiosSetup" => BootDevice::BiosSetup,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Base.1.8.PropertyValueNotInList",
+                    "The value for BootSourceOverrideTarget is not in the list of acceptable values.",
+                );
+            }
+        };
+        flags.valid = flags.device != BootDevice::NoOverride;
+    }
+    if let Some(e) = boot
+        .get("BootSourceOverrideEnabled")
+        .and_then(Value::as_str)
+    {
+        match e {
+            "Once" => flags.persistence = BootPersistence::NextBoot,
+            "Continuous" => flags.persistence = BootPersistence::Persistent,
+            "Disabled" => flags.valid = false,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Base.1.8.PropertyValueNotInList",
+                    "The value for BootSourceOverrideEnabled is not in the list of acceptable values.",
+                );
+            }
+        }
+        if e != "Disabled" && flags.device != BootDevice::NoOverride {
+            flags.valid = true;
+        }
+    }
+    if let Some(m) = boot.get("BootSourceOverrideMode").and_then(Value::as_str) {
+        flags.mode = match m {
+            "UEFI" => BootMode::Efi,
+            "Legacy" => BootMode::Legacy,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Base.1.8.PropertyValueNotInList",
+                    "The value for BootSourceOverrideMode is not in the list of acceptable values.",
+                );
+            }
+        };
+    }
+    if node
+        .set_boot_option(BootParameter::BootFlags(BootFlags { ..flags }), false)
+        .is_err()
+    {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Base.1.8.GeneralError",
+            "Boot change failed.",
+        );
+    }
+    face.system_version += 1;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn reset(State(app): State<App>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    guard!(app, headers);
+    let v = match parse_json(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let control = match v.get("ResetType").and_then(Value::as_str) {
+        Some("On") => ChassisControl::PowerUp,
+        Some("ForceOff") => ChassisControl::PowerDown,
+        Some("GracefulShutdown") => ChassisControl::SoftShutdown,
+        Some("ForceRestart" | "GracefulRestart") => ChassisControl::HardReset,
+        Some("PowerCycle") => ChassisControl::PowerCycle,
+        Some("Nmi") => ChassisControl::DiagnosticInterrupt,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Base.1.8.ActionParameterValueNotInList",
+                "The value for ResetType is not in the list of acceptable values.",
+            );
+        }
+    };
+    let mut face = lock(&app.face);
+    let mut node = lock(&app.node);
+    node.tick(Instant::now());
+    let restarts = matches!(
+        control,
+        ChassisControl::HardReset | ChassisControl::PowerCycle
+    ) || (control == ChassisControl::PowerUp && node.power() == PowerState::Off);
+    if restarts {
+        // Staged BIOS settings take effect when the system restarts.
+        for (k, v) in std::mem::take(&mut face.bios_pending) {
+            let v = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            node.bios.insert(k, v);
+        }
+    }
+    if node.chassis_control(control).is_err() {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Base.1.8.GeneralError",
+            "Reset failed.",
+        );
+    }
+    face.system_version += 1;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn nics(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let n = lock(&app.node).config().macs.len();
+    let members: Vec<String> = (1..=n)
+        .map(|i| format!("{SYS}/EthernetInterfaces/{i}"))
+        .collect();
+    axum::Json(collection(
+        &format!("{SYS}/EthernetInterfaces"),
+        "#EthernetInterfaceCollection.EthernetInterfaceCollection",
+        "Ethernet Interface Collection",
+        &members,
+    ))
+    .into_response()
+}
+
+async fn nic(State(app): State<App>, headers: HeaderMap, Path(nic): Path<usize>) -> Response {
+    guard!(app, headers);
+    let node = lock(&app.node);
+    let Some(mac) = nic.checked_sub(1).and_then(|i| node.config().macs.get(i)) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Base.1.8.ResourceMissingAtURI",
+            "No such interface.",
+        );
+    };
+    let mac = mac
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    axum::Json(json!({
+        "@odata.id": format!("{SYS}/EthernetInterfaces/{nic}"),
+        "@odata.type": "#EthernetInterface.v1_10_0.EthernetInterface",
+        "Id": nic.to_string(),
+        "Name": format!("NIC {nic}"),
+        "MACAddress": mac,
+        "PermanentMACAddress": mac,
+        "LinkStatus": "LinkUp",
+        "Status": {"State": "Enabled", "Health": "OK"}
+    }))
+    .into_response()
+}
+
+async fn bios(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let attrs = lock(&app.node).bios.clone();
+    axum::Json(json!({
+        "@odata.id": format!("{SYS}/Bios"),
+        "@odata.type": "#Bios.v1_2_0.Bios",
+        "Id": "Bios",
+        "Name": "BIOS Configuration Current Settings",
+        "Attributes": attrs,
+        "@Redfish.Settings": {
+            "@odata.type": "#Settings.v1_3_5.Settings",
+            "SettingsObject": {"@odata.id": format!("{SYS}/Bios/Settings")},
+            "SupportedApplyTimes": ["OnReset"]
+        }
+    }))
+    .into_response()
+}
+
+async fn bios_settings(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let pending = lock(&app.face).bios_pending.clone();
+    axum::Json(json!({
+        "@odata.id": format!("{SYS}/Bios/Settings"),
+        "@odata.type": "#Bios.v1_2_0.Bios",
+        "Id": "Settings",
+        "Name": "BIOS Configuration Pending Settings",
+        "Attributes": pending
+    }))
+    .into_response()
+}
+
+async fn patch_bios_settings(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    guard!(app, headers);
+    let v = match parse_json(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(attrs) = v.get("Attributes").and_then(Value::as_object) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.PropertyMissing",
+            "The property Attributes is a required property and must be included in the request.",
+        );
+    };
+    let mut face = lock(&app.face);
+    for (k, v) in attrs {
+        face.bios_pending.insert(k.clone(), v.clone());
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn secure_boot(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let on = lock(&app.node).secure_boot;
+    axum::Json(json!({
+        "@odata.id": format!("{SYS}/SecureBoot"),
+        "@odata.type": "#SecureBoot.v1_1_0.SecureBoot",
+        "Id": "SecureBoot",
+        "Name": "UEFI Secure Boot",
+        "SecureBootEnable": on,
+        "SecureBootCurrentBoot": if on { "Enabled" } else { "Disabled" },
+        "SecureBootMode": "UserMode"
+    }))
+    .into_response()
+}
+
+async fn patch_secure_boot(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    guard!(app, headers);
+    let v = match parse_json(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(on) = v.get("SecureBootEnable").and_then(Value::as_bool) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.PropertyValueTypeError",
+            "SecureBootEnable must be a boolean.",
+        );
+    };
+    lock(&app.node).secure_boot = on;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn managers(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(collection(
+        "/redfish/v1/Managers",
+        "#ManagerCollection.ManagerCollection",
+        "Manager Collection",
+        &["/redfish/v1/Managers/BMC".to_string()],
+    ))
+    .into_response()
+}
+
+async fn manager(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(json!({
+        "@odata.id": "/redfish/v1/Managers/BMC",
+        "@odata.type": "#Manager.v1_19_0.Manager",
+        "Id": "BMC",
+        "Name": "Manager",
+        "ManagerType": "BMC",
+        "FirmwareVersion": "1.0.0",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "VirtualMedia": {"@odata.id": "/redfish/v1/Managers/BMC/VirtualMedia"},
+        "Links": {"ManagerForServers": [{"@odata.id": SYS}]}
+    }))
+    .into_response()
+}
+
+async fn media_collection(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(collection(
+        "/redfish/v1/Managers/BMC/VirtualMedia",
+        "#VirtualMediaCollection.VirtualMediaCollection",
+        "Virtual Media Services",
+        &["/redfish/v1/Managers/BMC/VirtualMedia/CD".to_string()],
+    ))
+    .into_response()
+}
+
+async fn media(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let image = lock(&app.face).media.clone();
+    let base = "/redfish/v1/Managers/BMC/VirtualMedia/CD";
+    axum::Json(json!({
+        "@odata.id": base,
+        "@odata.type": "#VirtualMedia.v1_6_0.VirtualMedia",
+        "Id": "CD",
+        "Name": "Virtual CD",
+        "MediaTypes": ["CD", "DVD"],
+        "Image": image,
+        "Inserted": image.is_some(),
+        "WriteProtected": true,
+        "ConnectedVia": if image.is_some() { "URI" } else { "NotConnected" },
+        "Actions": {
+            "#VirtualMedia.InsertMedia": {"target": format!("{base}/Actions/VirtualMedia.InsertMedia")},
+            "#VirtualMedia.EjectMedia": {"target": format!("{base}/Actions/VirtualMedia.EjectMedia")}
+        }
+    }))
+    .into_response()
+}
+
+async fn insert_media(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    guard!(app, headers);
+    let v = match parse_json(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(image) = v.get("Image").and_then(Value::as_str) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.ActionParameterMissing",
+            "The action InsertMedia requires the parameter Image to be present in the request body.",
+        );
+    };
+    if !(image.starts_with("http://") || image.starts_with("https://")) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.ActionParameterValueFormatError",
+            "The value for the parameter Image in the action InsertMedia is of a different format than the parameter can accept.",
+        );
+    }
+    let mut face = lock(&app.face);
+    if face.media.is_some() {
+        return error(
+            StatusCode::CONFLICT,
+            "Base.1.8.ResourceInUse",
+            "The change to the requested resource failed because the resource is in use or in transition.",
+        );
+    }
+    face.media = Some(image.to_string());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn eject_media(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    lock(&app.face).media = None;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn chassis_collection(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(collection(
+        "/redfish/v1/Chassis",
+        "#ChassisCollection.ChassisCollection",
+        "Chassis Collection",
+        &["/redfish/v1/Chassis/1".to_string()],
+    ))
+    .into_response()
+}
+
+async fn chassis(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let on = lock(&app.node).power() == PowerState::On;
+    axum::Json(json!({
+        "@odata.id": "/redfish/v1/Chassis/1",
+        "@odata.type": "#Chassis.v1_23_0.Chassis",
+        "Id": "1",
+        "Name": "Chassis",
+        "ChassisType": "RackMount",
+        "PowerState": if on { "On" } else { "Off" },
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Links": {"ComputerSystems": [{"@odata.id": SYS}], "ManagedBy": [{"@odata.id": "/redfish/v1/Managers/BMC"}]}
+    }))
+    .into_response()
+}
+
+async fn session_service(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(json!({
+        "@odata.id": "/redfish/v1/SessionService",
+        "@odata.type": "#SessionService.v1_1_8.SessionService",
+        "Id": "SessionService",
+        "Name": "Session Service",
+        "ServiceEnabled": true,
+        "SessionTimeout": 1800,
+        "Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"}
+    }))
+    .into_response()
+}
+
+async fn sessions(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let ids: Vec<String> = lock(&app.face)
+        .sessions
+        .keys()
+        .map(|id| format!("/redfish/v1/SessionService/Sessions/{id}"))
+        .collect();
+    axum::Json(collection(
+        "/redfish/v1/SessionService/Sessions",
+        "#SessionCollection.SessionCollection",
+        "Session Collection",
+        &ids,
+    ))
+    .into_response()
+}
+
+async fn create_session(State(app): State<App>, body: axum::body::Bytes) -> Response {
+    let v = match parse_json(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let user = v.get("UserName").and_then(Value::as_str);
+    let pass = v.get("Password").and_then(Value::as_str);
+    if user != Some(app.cfg.user.as_str()) || pass != Some(app.cfg.password.as_str()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Base.1.8.NoValidSession",
+            "Invalid user name or password.",
+        );
+    }
+    let mut face = lock(&app.face);
+    if face.sessions.len() >= app.cfg.max_sessions {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Base.1.8.SessionLimitExceeded",
+            "The session establishment failed due to the number of simultaneous sessions exceeding the limit of the implementation.",
+        );
+    }
+    face.next_session += 1;
+    let id = face.next_session.to_string();
+    // A fresh, unguessable token per session.
+    let mut tok = [0u8; 16];
+    ipmi_proto::crypto::OsRandom.fill(&mut tok);
+    let token: String = tok.iter().map(|b| format!("{b:02x}")).collect();
+    face.sessions.insert(id.clone(), token.clone());
+    let location = format!("/redfish/v1/SessionService/Sessions/{id}");
+    let mut r = (
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "@odata.id": location,
+            "@odata.type": "#Session.v1_7_0.Session",
+            "Id": id,
+            "Name": "User Session",
+            "UserName": app.cfg.user
+        })),
+    )
+        .into_response();
+    if let (Ok(t), Ok(l)) = (
+        HeaderValue::from_str(&token),
+        HeaderValue::from_str(&location),
+    ) {
+        r.headers_mut().insert("x-auth-token", t);
+        r.headers_mut().insert(header::LOCATION, l);
+    }
+    r
+}
+
+async fn session(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    guard!(app, headers);
+    if !lock(&app.face).sessions.contains_key(&id) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Base.1.8.ResourceMissingAtURI",
+            "No such session.",
+        );
+    }
+    axum::Json(json!({
+        "@odata.id": format!("/redfish/v1/SessionService/Sessions/{id}"),
+        "@odata.type": "#Session.v1_7_0.Session",
+        "Id": id,
+        "Name": "User Session",
+        "UserName": app.cfg.user
+    }))
+    .into_response()
+}
+
+async fn delete_session(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    guard!(app, headers);
+    if lock(&app.face).sessions.remove(&id).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Base.1.8.ResourceMissingAtURI",
+            "No such session.",
+        );
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_basic_credentials() {
+        assert_eq!(
+            base64_decode("YWRtaW46cGFzc3dvcmQ=").unwrap(),
+            b"admin:password"
+        );
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert!(base64_decode("a!b").is_none());
+    }
+}

@@ -1,0 +1,315 @@
+//! The Redfish face, driven with curl (an HTTP client we did not write), and the same node
+//! seen through the IPMI face with ipmitool.
+
+use std::process::Command;
+
+use bmc_sim::{Fleet, FleetConfig, PowerState};
+use ipmi_proto::cmd::chassis::{BootDevice, BootMode};
+
+fn require(program: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "peer missing: `{program}` (Debian package `{package}`); run scripts/test.sh"
+    );
+}
+
+/// curl: returns (status, headers, body).
+fn curl(args: &[&str]) -> (u16, String, String) {
+    let mut a = vec!["-s", "-D", "-", "-o", "/dev/stdout", "-w", "\n%{http_code}"];
+    a.extend_from_slice(args);
+    let o = Command::new("curl").args(&a).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (rest, code) = out.rsplit_once('\n').unwrap();
+    let (headers, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+    (
+        code.trim().parse().unwrap(),
+        headers.to_string(),
+        body.to_string(),
+    )
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+    headers.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn curl_drives_the_redfish_face_and_ipmi_sees_the_same_node() {
+    require("curl", "curl");
+    require("ipmitool", "ipmitool");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fleet = rt
+        .block_on(Fleet::start(
+            FleetConfig::builder()
+                .count(2)
+                .redfish("127.0.0.1:0".parse().unwrap()),
+        ))
+        .unwrap();
+    let base = fleet.redfish_url(1).unwrap();
+    let url = |p: &str| format!("{base}{p}");
+    let basic = "admin:password";
+
+    // The service root is public; the rest needs credentials.
+    let (code, _, body) = curl(&[&url("/redfish/v1/")]);
+    assert_eq!(code, 200);
+    let root = json(&body);
+    assert_eq!(root["Systems"]["@odata.id"], "/redfish/v1/Systems");
+    let (code, _, body) = curl(&[&url("/redfish/v1/Systems")]);
+    assert_eq!(code, 401);
+    assert_eq!(
+        json(&body)["error"]["@Message.ExtendedInfo"][0]["MessageId"],
+        "Base.1.8.NoValidSession"
+    );
+    let (code, _, _) = curl(&["-u", "admin:wrong", &url("/redfish/v1/Systems")]);
+    assert_eq!(code, 401);
+
+    // Sessions: token login, use, limit, logout.
+    let login = r#"{"UserName":"admin","Password":"password"}"#;
+    let (code, headers, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        login,
+        &url("/redfish/v1/SessionService/Sessions"),
+    ]);
+    assert_eq!(code, 201);
+    let token = header(&headers, "x-auth-token").unwrap().to_string();
+    let location = header(&headers, "location").unwrap().to_string();
+    let tok = format!("X-Auth-Token: {token}");
+    let (code, _, body) = curl(&["-H", &tok, &url("/redfish/v1/Systems/1")]);
+    assert_eq!(code, 200);
+    assert_eq!(json(&body)["PowerState"], "Off");
+    for _ in 1..8 {
+        let (code, _, _) = curl(&[
+            "-X",
+            "POST",
+            "-d",
+            login,
+            &url("/redfish/v1/SessionService/Sessions"),
+        ]);
+        assert_eq!(code, 201);
+    }
+    let (code, _, body) = curl(&[
+        "-X",
+        "POST",
+        "-d",
+        login,
+        &url("/redfish/v1/SessionService/Sessions"),
+    ]);
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(
+        json(&body)["error"]["@Message.ExtendedInfo"][0]["MessageId"],
+        "Base.1.8.SessionLimitExceeded"
+    );
+    let (code, _, _) = curl(&["-X", "DELETE", "-H", &tok, &url(&location)]);
+    assert_eq!(code, 204);
+    let (code, _, _) = curl(&["-H", &tok, &url("/redfish/v1/Systems/1")]);
+    assert_eq!(code, 401, "a deleted session's token no longer works");
+
+    // Boot override with ETags: a stale If-Match is refused.
+    let (_, headers, body) = curl(&["-u", basic, &url("/redfish/v1/Systems/1")]);
+    let etag = header(&headers, "etag").unwrap().to_string();
+    assert_eq!(json(&body)["@odata.etag"], etag.as_str());
+    let patch = r#"{"Boot":{"BootSourceOverrideTarget":"Pxe","BootSourceOverrideEnabled":"Once","BootSourceOverrideMode":"UEFI"}}"#;
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "PATCH",
+        "-H",
+        "If-Match: \"999\"",
+        "-d",
+        patch,
+        &url("/redfish/v1/Systems/1"),
+    ]);
+    assert_eq!(code, 412);
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "PATCH",
+        "-H",
+        &format!("If-Match: {etag}"),
+        "-d",
+        patch,
+        &url("/redfish/v1/Systems/1"),
+    ]);
+    assert_eq!(code, 204);
+    let (_, _, body) = curl(&["-u", basic, &url("/redfish/v1/Systems/1")]);
+    let sys = json(&body);
+    assert_eq!(sys["Boot"]["BootSourceOverrideTarget"], "Pxe");
+    assert_eq!(sys["Boot"]["BootSourceOverrideEnabled"], "Once");
+    assert_eq!(sys["Boot"]["BootSourceOverrideMode"], "UEFI");
+    assert_ne!(
+        sys["@odata.etag"],
+        etag.as_str(),
+        "the ETag changed with the resource"
+    );
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "PATCH",
+        "-d",
+        r#"{"Boot":{"BootSourceOverrideTarget":"Floppy9"}}"#,
+        &url("/redfish/v1/Systems/1"),
+    ]);
+    assert_eq!(code, 400);
+
+    // BIOS staged in Settings, applied at the next reset.
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "PATCH",
+        "-d",
+        r#"{"Attributes":{"BootMode":"Legacy","ProcTurbo":"Disabled"}}"#,
+        &url("/redfish/v1/Systems/1/Bios/Settings"),
+    ]);
+    assert_eq!(code, 204);
+    let (_, _, body) = curl(&["-u", basic, &url("/redfish/v1/Systems/1/Bios")]);
+    assert_eq!(
+        json(&body)["Attributes"]["BootMode"],
+        "Uefi",
+        "not applied before a reset"
+    );
+
+    // Reset On: the node powers on and boots from the PXE override, in UEFI mode.
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "POST",
+        "-d",
+        r#"{"ResetType":"On"}"#,
+        &url("/redfish/v1/Systems/1/Actions/ComputerSystem.Reset"),
+    ]);
+    assert_eq!(code, 204);
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "POST",
+        "-d",
+        r#"{"ResetType":"Explode"}"#,
+        &url("/redfish/v1/Systems/1/Actions/ComputerSystem.Reset"),
+    ]);
+    assert_eq!(code, 400);
+    {
+        let node = fleet.node(1).unwrap();
+        let n = node.lock().unwrap();
+        assert_eq!(n.power(), PowerState::On);
+        assert_eq!(n.boots(), &[(BootDevice::Pxe, BootMode::Efi)]);
+        assert_eq!(
+            n.bios.get("ProcTurbo").map(String::as_str),
+            Some("Disabled")
+        );
+    }
+    let (_, _, body) = curl(&["-u", basic, &url("/redfish/v1/Systems/1/Bios")]);
+    assert_eq!(json(&body)["Attributes"]["BootMode"], "Legacy");
+
+    // The IPMI face of the same node agrees.
+    let port = fleet.ipmi_addr(1).unwrap().port().to_string();
+    let o = Command::new("ipmitool")
+        .args([
+            "-I",
+            "lanplus",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "admin",
+            "-P",
+            "password",
+            "-C",
+            "17",
+            "chassis",
+            "power",
+            "status",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "Chassis Power is on"
+    );
+
+    // NIC MAC, virtual media, secure boot.
+    let (_, _, body) = curl(&[
+        "-u",
+        basic,
+        &url("/redfish/v1/Systems/1/EthernetInterfaces/1"),
+    ]);
+    assert_eq!(json(&body)["MACAddress"], "02:00:00:00:00:01");
+    let cd = "/redfish/v1/Managers/BMC/VirtualMedia/CD";
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "POST",
+        "-d",
+        r#"{"Image":"http://127.0.0.1/boot.iso"}"#,
+        &url(&format!("{cd}/Actions/VirtualMedia.InsertMedia")),
+    ]);
+    assert_eq!(code, 204);
+    let (_, _, body) = curl(&["-u", basic, &url(cd)]);
+    assert_eq!(json(&body)["Inserted"], true);
+    assert_eq!(json(&body)["Image"], "http://127.0.0.1/boot.iso");
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "POST",
+        "-d",
+        "{}",
+        &url(&format!("{cd}/Actions/VirtualMedia.EjectMedia")),
+    ]);
+    assert_eq!(code, 204);
+    let (_, _, body) = curl(&["-u", basic, &url(cd)]);
+    assert_eq!(json(&body)["Inserted"], false);
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "PATCH",
+        "-d",
+        r#"{"SecureBootEnable":true}"#,
+        &url("/redfish/v1/Systems/1/SecureBoot"),
+    ]);
+    assert_eq!(code, 204);
+    assert!(fleet.node(1).unwrap().lock().unwrap().secure_boot);
+
+    // Malformed JSON is a 400 with a message, not a crash.
+    let (code, _, body) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "PATCH",
+        "-d",
+        "{not json",
+        &url("/redfish/v1/Systems/1"),
+    ]);
+    assert_eq!(code, 400);
+    assert_eq!(json(&body)["error"]["code"], "Base.1.8.MalformedJSON");
+    // The other node was untouched.
+    assert_eq!(
+        fleet.node(0).unwrap().lock().unwrap().power(),
+        PowerState::Off
+    );
+}
