@@ -1,12 +1,13 @@
 //! `bmc-sim`: virtual nodes behind IPMI BMCs on loopback, until interrupted.
 //!
 //! ```text
-//! cargo run --release --example bmc-sim -- [--ipmi ADDR:PORT] [--redfish ADDR:PORT] --user USER --password PASS [--count N] [--faults SPEC] [--power-delay 2s]
+//! cargo run --release --example bmc-sim -- [--ipmi ADDR:PORT] [--redfish ADDR:PORT] --user USER --password PASS [--count N] [--vendor V] [--faults SPEC] [--power-delay 2s]
 //! ```
 //!
 //! BMC i listens on PORT+i (IPMI, and Redfish over plain HTTP when asked). FAULTS is a
-//! comma-separated list of `latency=50ms`, `loss=0.1`, `hang`, `sessions=4` (IPMI face). TLS
-//! and vendor profiles (`--tls`, `--vendor`) are not built yet.
+//! comma-separated list of `latency=50ms`, `loss=0.1`, `hang`, `sessions=4` (IPMI face).
+//! `--vendor generic|openbmc|dell|hpe|supermicro|lenovo` picks the Redfish quirks. TLS
+//! (`--tls`) is not built yet.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,6 +28,9 @@ struct Args {
     /// Address of the first Redfish service (plain HTTP); service i listens on PORT+i.
     #[arg(long)]
     redfish: Option<SocketAddr>,
+    /// Redfish vendor profile: generic, openbmc, dell, hpe, supermicro, lenovo.
+    #[arg(long, default_value = "generic")]
+    vendor: bmc_sim::Vendor,
     /// BMC user (ADMINISTRATOR).
     #[arg(long, default_value = "admin")]
     user: String,
@@ -79,7 +83,8 @@ async fn main() -> anyhow::Result<()> {
         .base(args.ipmi)
         .credentials(&args.user, &args.password)
         .faults(faults)
-        .power_delay(args.power_delay.0);
+        .power_delay(args.power_delay.0)
+        .vendor(args.vendor);
     if let Some(r) = args.redfish {
         cfg = cfg.redfish(r);
     }

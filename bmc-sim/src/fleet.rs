@@ -12,6 +12,7 @@ use crate::fault::Faults;
 use crate::ipmi::IpmiFace;
 use crate::node::{Node, NodeConfig};
 use crate::redfish::{RedfishConfig, RedfishFace};
+use crate::vendor::Vendor;
 
 /// How to start a [`Fleet`]. Build with [`FleetConfig::builder`].
 #[derive(Debug, Clone)]
@@ -24,6 +25,7 @@ pub struct FleetConfig {
     faults: Faults,
     power_delay: Duration,
     redfish: Option<SocketAddr>,
+    vendor: Vendor,
 }
 
 /// Builder of [`FleetConfig`].
@@ -46,6 +48,7 @@ impl FleetConfig {
                 faults: Faults::default(),
                 power_delay: Duration::ZERO,
                 redfish: None,
+                vendor: Vendor::Generic,
             },
         }
     }
@@ -82,6 +85,11 @@ impl FleetConfigBuilder {
     /// ephemeral ports).
     pub fn redfish(mut self, base: SocketAddr) -> Self {
         self.cfg.redfish = Some(base);
+        self
+    }
+    /// Which BMC the Redfish faces behave like.
+    pub fn vendor(mut self, v: Vendor) -> Self {
+        self.cfg.vendor = v;
         self
     }
     /// How long power changes take to show.
@@ -148,6 +156,7 @@ impl Fleet {
                 let rcfg = RedfishConfig {
                     user: cfg.user.clone(),
                     password: cfg.password.clone(),
+                    vendor: cfg.vendor,
                     ..RedfishConfig::default()
                 };
                 redfish.push(RedfishFace::start(rf, rcfg, node.clone()).await?);

@@ -36,12 +36,14 @@ mod fleet;
 mod ipmi;
 mod node;
 mod redfish;
+mod vendor;
 
 pub use fault::Faults;
 pub use fleet::{Fleet, FleetConfig, FleetConfigBuilder};
 pub use ipmi::IpmiFace;
 pub use node::{Node, NodeConfig, PowerState};
 pub use redfish::{RedfishConfig, RedfishFace};
+pub use vendor::Vendor;
 
 /// Errors of the simulator.
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 use crate::Error;
 use crate::node::{Node, PowerState};
+use crate::vendor::{Profile, Vendor};
 
 /// Options of a Redfish face.
 #[derive(Clone)]
@@ -33,8 +34,10 @@ pub struct RedfishConfig {
     pub user: String,
     /// Its password.
     pub password: String,
-    /// Most sessions at once (iDRAC has 8; the next login is refused).
-    pub max_sessions: usize,
+    /// Most sessions at once; `None` takes the vendor's (iDRAC has 8).
+    pub max_sessions: Option<usize>,
+    /// Which BMC to behave like.
+    pub vendor: Vendor,
 }
 
 impl std::fmt::Debug for RedfishConfig {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for RedfishConfig {
             .field("user", &self.user)
             .field("password", &"<redacted>")
             .field("max_sessions", &self.max_sessions)
+            .field("vendor", &self.vendor)
             .finish()
     }
 }
@@ -52,7 +56,8 @@ impl Default for RedfishConfig {
         RedfishConfig {
             user: "admin".into(),
             password: "password".into(),
-            max_sessions: 8,
+            max_sessions: None,
+            vendor: Vendor::Generic,
         }
     }
 }
@@ -67,6 +72,8 @@ struct FaceState {
     /// BIOS attributes staged in the Settings resource, applied at the next reset.
     bios_pending: BTreeMap<String, Value>,
     media: Option<String>,
+    /// Until when the BMC answers "not ready" after a reset (vendor profiles with that quirk).
+    not_ready_until: Option<Instant>,
 }
 
 #[derive(Clone)]
@@ -74,6 +81,7 @@ struct App {
     node: Arc<Mutex<Node>>,
     face: Arc<Mutex<FaceState>>,
     cfg: Arc<RedfishConfig>,
+    p: Arc<Profile>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -116,6 +124,7 @@ impl RedfishFace {
         let app = App {
             node,
             face: Arc::new(Mutex::new(FaceState::default())),
+            p: Arc::new(Profile::of(cfg.vendor)),
             cfg: Arc::new(cfg),
         };
         let router = router(app);
@@ -133,10 +142,20 @@ impl RedfishFace {
     }
 }
 
-const SYS: &str = "/redfish/v1/Systems/1";
-
 fn router(app: App) -> Router {
-    Router::new()
+    let media_routes = |r: Router<App>, parent: &str| {
+        r.route(&format!("{parent}/VirtualMedia"), get(media_collection))
+            .route(&format!("{parent}/VirtualMedia/CD"), get(media))
+            .route(
+                &format!("{parent}/VirtualMedia/CD/Actions/VirtualMedia.InsertMedia"),
+                post(insert_media),
+            )
+            .route(
+                &format!("{parent}/VirtualMedia/CD/Actions/VirtualMedia.EjectMedia"),
+                post(eject_media),
+            )
+    };
+    let r = Router::new()
         .route(
             "/redfish",
             get(|| async { axum::Json(json!({"v1": "/redfish/v1/"})) }),
@@ -144,37 +163,27 @@ fn router(app: App) -> Router {
         .route("/redfish/v1", get(service_root))
         .route("/redfish/v1/", get(service_root))
         .route("/redfish/v1/Systems", get(systems))
-        .route("/redfish/v1/Systems/1", get(system).patch(patch_system))
+        .route("/redfish/v1/Systems/{id}", get(system).patch(patch_system))
         .route(
-            "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset",
+            "/redfish/v1/Systems/{id}/Actions/ComputerSystem.Reset",
             post(reset),
         )
-        .route("/redfish/v1/Systems/1/EthernetInterfaces", get(nics))
-        .route("/redfish/v1/Systems/1/EthernetInterfaces/{nic}", get(nic))
-        .route("/redfish/v1/Systems/1/Bios", get(bios))
+        .route("/redfish/v1/Systems/{id}/EthernetInterfaces", get(nics))
         .route(
-            "/redfish/v1/Systems/1/Bios/Settings",
+            "/redfish/v1/Systems/{id}/EthernetInterfaces/{nic}",
+            get(nic),
+        )
+        .route("/redfish/v1/Systems/{id}/Bios", get(bios))
+        .route(
+            "/redfish/v1/Systems/{id}/Bios/Settings",
             get(bios_settings).patch(patch_bios_settings),
         )
         .route(
-            "/redfish/v1/Systems/1/SecureBoot",
+            "/redfish/v1/Systems/{id}/SecureBoot",
             get(secure_boot).patch(patch_secure_boot),
         )
         .route("/redfish/v1/Managers", get(managers))
-        .route("/redfish/v1/Managers/BMC", get(manager))
-        .route(
-            "/redfish/v1/Managers/BMC/VirtualMedia",
-            get(media_collection),
-        )
-        .route("/redfish/v1/Managers/BMC/VirtualMedia/CD", get(media))
-        .route(
-            "/redfish/v1/Managers/BMC/VirtualMedia/CD/Actions/VirtualMedia.InsertMedia",
-            post(insert_media),
-        )
-        .route(
-            "/redfish/v1/Managers/BMC/VirtualMedia/CD/Actions/VirtualMedia.EjectMedia",
-            post(eject_media),
-        )
+        .route("/redfish/v1/Managers/{id}", get(manager))
         .route("/redfish/v1/Chassis", get(chassis_collection))
         .route("/redfish/v1/Chassis/1", get(chassis))
         .route("/redfish/v1/SessionService", get(session_service))
@@ -185,8 +194,46 @@ fn router(app: App) -> Router {
         .route(
             "/redfish/v1/SessionService/Sessions/{id}",
             get(session).delete(delete_session),
+        );
+    let r = media_routes(r, "/redfish/v1/Systems/{id}");
+    let r = media_routes(r, "/redfish/v1/Managers/{id}");
+    r.with_state(app)
+}
+
+fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "Base.1.8.ResourceMissingAtURI",
+        "The resource at the URI was not found.",
+    )
+}
+
+/// 404 unless `id` is this service's system (trailing slashes tolerated, as BMCs do).
+fn wrong_system(app: &App, id: &str) -> Option<Response> {
+    (id.trim_end_matches('/') != app.p.system_id).then(not_found)
+}
+
+/// 404 unless the URI is where this vendor keeps virtual media.
+fn wrong_media_parent(app: &App, uri: &axum::http::Uri, id: &str) -> Option<Response> {
+    let ok = if app.p.media_under_system {
+        uri.path().starts_with("/redfish/v1/Systems/") && id == app.p.system_id
+    } else {
+        uri.path().starts_with("/redfish/v1/Managers/") && id == app.p.manager_id
+    };
+    (!ok).then(not_found)
+}
+
+/// The vendor's "not ready yet" refusal, during the window after a reset.
+fn not_ready(app: &App) -> Option<Response> {
+    let (_, message_id) = app.p.not_ready?;
+    let until = lock(&app.face).not_ready_until?;
+    (Instant::now() < until).then(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            message_id,
+            "Unable to complete the operation because the system is not ready. Retry the operation later.",
         )
-        .with_state(app)
+    })
 }
 
 /// A Redfish error body with one `@Message.ExtendedInfo` entry.
@@ -280,7 +327,7 @@ async fn service_root(State(app): State<App>) -> Response {
         "Name": "Root Service",
         "RedfishVersion": "1.17.0",
         "UUID": uuid,
-        "Vendor": "bmc-sim",
+        "Vendor": app.p.vendor_name,
         "Product": "bmc-sim virtual BMC",
         "Systems": {"@odata.id": "/redfish/v1/Systems"},
         "Managers": {"@odata.id": "/redfish/v1/Managers"},
@@ -311,20 +358,21 @@ macro_rules! guard {
 
 async fn systems(State(app): State<App>, headers: HeaderMap) -> Response {
     guard!(app, headers);
+    let sys = app.p.system_path();
     axum::Json(collection(
         "/redfish/v1/Systems",
         "#ComputerSystemCollection.ComputerSystemCollection",
         "Computer System Collection",
-        &[SYS.to_string()],
+        &[sys],
     ))
     .into_response()
 }
 
-fn target_name(d: BootDevice) -> &'static str {
+fn target_name(p: &Profile, d: BootDevice) -> &'static str {
     match d {
         BootDevice::Pxe => "Pxe",
         BootDevice::Disk | BootDevice::DiskSafeMode => "Hdd",
-        BootDevice::Cdrom | BootDevice::RemoteCdrom => "Cd",
+        BootDevice::Cdrom | BootDevice::RemoteCdrom => p.cd_target,
         BootDevice::BiosSetup => "BiosSetup",
         BootDevice::Diagnostic => "Diags",
         BootDevice::Floppy | BootDevice::RemoteFloppy => "Floppy",
@@ -332,12 +380,12 @@ fn target_name(d: BootDevice) -> &'static str {
     }
 }
 
-fn etag(version: u64) -> String {
-    format!("\"{version}\"")
-}
-
-async fn system(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn system(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
+    let sys = app.p.system_path();
     let version = lock(&app.face).system_version;
     let mut node = lock(&app.node);
     node.tick(Instant::now());
@@ -350,37 +398,37 @@ async fn system(State(app): State<App>, headers: HeaderMap) -> Response {
         "Once"
     };
     let body = json!({
-        "@odata.id": SYS,
+        "@odata.id": sys,
         "@odata.type": "#ComputerSystem.v1_20_0.ComputerSystem",
-        "@odata.etag": etag(version),
-        "Id": "1",
+        "@odata.etag": app.p.etag(version),
+        "Id": app.p.system_id,
         "Name": node.config().name,
         "SystemType": "Physical",
-        "Manufacturer": "bmc-sim",
+        "Manufacturer": app.p.vendor_name,
         "Model": "Virtual Node",
         "SerialNumber": node.config().name,
         "PowerState": if node.power() == PowerState::On { "On" } else { "Off" },
         "Status": {"State": "Enabled", "Health": "OK"},
         "Boot": {
             "BootSourceOverrideEnabled": enabled,
-            "BootSourceOverrideTarget": if enabled == "Disabled" { "None" } else { target_name(b.device) },
+            "BootSourceOverrideTarget": if enabled == "Disabled" { "None" } else { target_name(&app.p, b.device) },
             "BootSourceOverrideMode": if b.mode == BootMode::Efi { "UEFI" } else { "Legacy" },
-            "BootSourceOverrideTarget@Redfish.AllowableValues": ["None", "Pxe", "Hdd", "Cd", "BiosSetup"],
+            "BootSourceOverrideTarget@Redfish.AllowableValues": ["None", "Pxe", "Hdd", app.p.cd_target, "BiosSetup"],
             "BootSourceOverrideEnabled@Redfish.AllowableValues": ["Disabled", "Once", "Continuous"],
             "BootSourceOverrideMode@Redfish.AllowableValues": ["Legacy", "UEFI"]
         },
         "ProcessorSummary": {"Count": node.config().cpus, "Status": {"State": "Enabled"}},
         "MemorySummary": {"TotalSystemMemoryGiB": node.config().memory_mib as f64 / 1024.0},
-        "Bios": {"@odata.id": format!("{SYS}/Bios")},
-        "SecureBoot": {"@odata.id": format!("{SYS}/SecureBoot")},
-        "EthernetInterfaces": {"@odata.id": format!("{SYS}/EthernetInterfaces")},
+        "Bios": {"@odata.id": format!("{sys}/Bios")},
+        "SecureBoot": {"@odata.id": format!("{sys}/SecureBoot")},
+        "EthernetInterfaces": {"@odata.id": format!("{sys}/EthernetInterfaces")},
         "Links": {
-            "ManagedBy": [{"@odata.id": "/redfish/v1/Managers/BMC"}],
+            "ManagedBy": [{"@odata.id": app.p.manager_path()}],
             "Chassis": [{"@odata.id": "/redfish/v1/Chassis/1"}]
         },
         "Actions": {
             "#ComputerSystem.Reset": {
-                "target": format!("{SYS}/Actions/ComputerSystem.Reset"),
+                "target": format!("{sys}/Actions/ComputerSystem.Reset"),
                 "ResetType@Redfish.AllowableValues": [
                     "On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart",
                     "Nmi", "PowerCycle"
@@ -389,7 +437,7 @@ async fn system(State(app): State<App>, headers: HeaderMap) -> Response {
         }
     });
     let mut r = axum::Json(body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&etag(version)) {
+    if let Ok(v) = HeaderValue::from_str(&app.p.etag(version)) {
         r.headers_mut().insert(header::ETAG, v);
     }
     r
@@ -408,24 +456,41 @@ fn parse_json(body: &[u8]) -> Result<Value, Box<Response>> {
 async fn patch_system(
     State(app): State<App>,
     headers: HeaderMap,
+    Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
     let v = match parse_json(&body) {
         Ok(v) => v,
         Err(r) => return *r,
     };
+    if let Some(r) = not_ready(&app) {
+        return r;
+    }
     let mut face = lock(&app.face);
-    if let Some(m) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
-        let current = etag(face.system_version);
-        let m = m.trim().trim_start_matches("W/");
-        if m != "*" && m != current {
+    match headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(m) => {
+            // Weak and strong forms of the current tag both match, as does `*`.
+            let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+            if bare(m) != "*" && bare(m) != bare(&app.p.etag(face.system_version)) {
+                return error(
+                    StatusCode::PRECONDITION_FAILED,
+                    "Base.1.8.PreconditionFailed",
+                    "The ETag supplied did not match the ETag required to change this resource.",
+                );
+            }
+        }
+        None if app.p.require_if_match => {
             return error(
-                StatusCode::PRECONDITION_FAILED,
-                "Base.1.8.PreconditionFailed",
-                "The ETag supplied did not match the ETag required to change this resource.",
+                StatusCode::PRECONDITION_REQUIRED,
+                "Base.1.8.PreconditionRequired",
+                "A precondition header or annotation is required to change this resource.",
             );
         }
+        None => {}
     }
     let Some(boot) = v.get("Boot") else {
         return error(
@@ -436,12 +501,19 @@ async fn patch_system(
     };
     let mut node = lock(&app.node);
     let mut flags = node.boot_override();
+    if app.p.mode_read_only && boot.get("BootSourceOverrideMode").is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.PropertyNotWritable",
+            "The property BootSourceOverrideMode is a read only property and cannot be assigned a value.",
+        );
+    }
     if let Some(t) = boot.get("BootSourceOverrideTarget").and_then(Value::as_str) {
         flags.device = match t {
             "None" => BootDevice::NoOverride,
             "Pxe" => BootDevice::Pxe,
             "Hdd" => BootDevice::Disk,
-            "Cd" => BootDevice::Cdrom,
+            t if t == app.p.cd_target => BootDevice::Cdrom,
             "BiosSetup" => BootDevice::BiosSetup,
             _ => {
                 return error(
@@ -473,6 +545,10 @@ async fn patch_system(
             flags.valid = true;
         }
     }
+    if app.p.mode_forgotten && boot.get("BootSourceOverrideMode").is_none() {
+        // Supermicro: a boot PATCH without the mode falls back to Legacy.
+        flags.mode = BootMode::Legacy;
+    }
     if let Some(m) = boot.get("BootSourceOverrideMode").and_then(Value::as_str) {
         flags.mode = match m {
             "UEFI" => BootMode::Efi,
@@ -500,8 +576,16 @@ async fn patch_system(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn reset(State(app): State<App>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn reset(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
     let v = match parse_json(&body) {
         Ok(v) => v,
         Err(r) => return *r,
@@ -521,9 +605,15 @@ async fn reset(State(app): State<App>, headers: HeaderMap, body: axum::body::Byt
             );
         }
     };
+    if let Some(r) = not_ready(&app) {
+        return r;
+    }
     let mut face = lock(&app.face);
     let mut node = lock(&app.node);
     node.tick(Instant::now());
+    if let Some((window, _)) = app.p.not_ready {
+        face.not_ready_until = Some(Instant::now() + window);
+    }
     let restarts = matches!(
         control,
         ChassisControl::HardReset | ChassisControl::PowerCycle
@@ -549,14 +639,18 @@ async fn reset(State(app): State<App>, headers: HeaderMap, body: axum::body::Byt
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn nics(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn nics(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
+    let sys = app.p.system_path();
     let n = lock(&app.node).config().macs.len();
     let members: Vec<String> = (1..=n)
-        .map(|i| format!("{SYS}/EthernetInterfaces/{i}"))
+        .map(|i| format!("{sys}/EthernetInterfaces/{i}"))
         .collect();
     axum::Json(collection(
-        &format!("{SYS}/EthernetInterfaces"),
+        &format!("{sys}/EthernetInterfaces"),
         "#EthernetInterfaceCollection.EthernetInterfaceCollection",
         "Ethernet Interface Collection",
         &members,
@@ -564,8 +658,16 @@ async fn nics(State(app): State<App>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
-async fn nic(State(app): State<App>, headers: HeaderMap, Path(nic): Path<usize>) -> Response {
+async fn nic(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path((id, nic)): Path<(String, usize)>,
+) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
+    let sys = app.p.system_path();
     let node = lock(&app.node);
     let Some(mac) = nic.checked_sub(1).and_then(|i| node.config().macs.get(i)) else {
         return error(
@@ -580,7 +682,7 @@ async fn nic(State(app): State<App>, headers: HeaderMap, Path(nic): Path<usize>)
         .collect::<Vec<_>>()
         .join(":");
     axum::Json(json!({
-        "@odata.id": format!("{SYS}/EthernetInterfaces/{nic}"),
+        "@odata.id": format!("{sys}/EthernetInterfaces/{nic}"),
         "@odata.type": "#EthernetInterface.v1_10_0.EthernetInterface",
         "Id": nic.to_string(),
         "Name": format!("NIC {nic}"),
@@ -592,29 +694,41 @@ async fn nic(State(app): State<App>, headers: HeaderMap, Path(nic): Path<usize>)
     .into_response()
 }
 
-async fn bios(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn bios(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
+    let sys = app.p.system_path();
     let attrs = lock(&app.node).bios.clone();
     axum::Json(json!({
-        "@odata.id": format!("{SYS}/Bios"),
+        "@odata.id": format!("{sys}/Bios"),
         "@odata.type": "#Bios.v1_2_0.Bios",
         "Id": "Bios",
         "Name": "BIOS Configuration Current Settings",
         "Attributes": attrs,
         "@Redfish.Settings": {
             "@odata.type": "#Settings.v1_3_5.Settings",
-            "SettingsObject": {"@odata.id": format!("{SYS}/Bios/Settings")},
+            "SettingsObject": {"@odata.id": format!("{sys}/Bios/Settings")},
             "SupportedApplyTimes": ["OnReset"]
         }
     }))
     .into_response()
 }
 
-async fn bios_settings(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn bios_settings(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
+    let sys = app.p.system_path();
     let pending = lock(&app.face).bios_pending.clone();
     axum::Json(json!({
-        "@odata.id": format!("{SYS}/Bios/Settings"),
+        "@odata.id": format!("{sys}/Bios/Settings"),
         "@odata.type": "#Bios.v1_2_0.Bios",
         "Id": "Settings",
         "Name": "BIOS Configuration Pending Settings",
@@ -626,9 +740,13 @@ async fn bios_settings(State(app): State<App>, headers: HeaderMap) -> Response {
 async fn patch_bios_settings(
     State(app): State<App>,
     headers: HeaderMap,
+    Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
     let v = match parse_json(&body) {
         Ok(v) => v,
         Err(r) => return *r,
@@ -647,11 +765,19 @@ async fn patch_bios_settings(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn secure_boot(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn secure_boot(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
+    let sys = app.p.system_path();
     let on = lock(&app.node).secure_boot;
     axum::Json(json!({
-        "@odata.id": format!("{SYS}/SecureBoot"),
+        "@odata.id": format!("{sys}/SecureBoot"),
         "@odata.type": "#SecureBoot.v1_1_0.SecureBoot",
         "Id": "SecureBoot",
         "Name": "UEFI Secure Boot",
@@ -665,9 +791,13 @@ async fn secure_boot(State(app): State<App>, headers: HeaderMap) -> Response {
 async fn patch_secure_boot(
     State(app): State<App>,
     headers: HeaderMap,
+    Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
     let v = match parse_json(&body) {
         Ok(v) => v,
         Err(r) => return *r,
@@ -689,42 +819,66 @@ async fn managers(State(app): State<App>, headers: HeaderMap) -> Response {
         "/redfish/v1/Managers",
         "#ManagerCollection.ManagerCollection",
         "Manager Collection",
-        &["/redfish/v1/Managers/BMC".to_string()],
+        &[app.p.manager_path()],
     ))
     .into_response()
 }
 
-async fn manager(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn manager(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     guard!(app, headers);
-    axum::Json(json!({
-        "@odata.id": "/redfish/v1/Managers/BMC",
+    if id != app.p.manager_id {
+        return not_found();
+    }
+    let mgr = app.p.manager_path();
+    let sys = app.p.system_path();
+    let vm = app.p.media_path();
+    let mut body = json!({
+        "@odata.id": mgr,
         "@odata.type": "#Manager.v1_19_0.Manager",
-        "Id": "BMC",
+        "Id": app.p.manager_id,
         "Name": "Manager",
         "ManagerType": "BMC",
         "FirmwareVersion": "1.0.0",
         "Status": {"State": "Enabled", "Health": "OK"},
-        "VirtualMedia": {"@odata.id": "/redfish/v1/Managers/BMC/VirtualMedia"},
-        "Links": {"ManagerForServers": [{"@odata.id": SYS}]}
-    }))
-    .into_response()
+        "Links": {"ManagerForServers": [{"@odata.id": sys}]}
+    });
+    if !app.p.media_under_system {
+        body["VirtualMedia"] = json!({"@odata.id": vm});
+    }
+    axum::Json(body).into_response()
 }
 
-async fn media_collection(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn media_collection(
+    State(app): State<App>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_media_parent(&app, &uri, &id) {
+        return r;
+    }
     axum::Json(collection(
-        "/redfish/v1/Managers/BMC/VirtualMedia",
+        &app.p.media_path(),
         "#VirtualMediaCollection.VirtualMediaCollection",
         "Virtual Media Services",
-        &["/redfish/v1/Managers/BMC/VirtualMedia/CD".to_string()],
+        &[format!("{}/CD", app.p.media_path())],
     ))
     .into_response()
 }
 
-async fn media(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn media(
+    State(app): State<App>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_media_parent(&app, &uri, &id) {
+        return r;
+    }
     let image = lock(&app.face).media.clone();
-    let base = "/redfish/v1/Managers/BMC/VirtualMedia/CD";
+    let base = format!("{}/CD", app.p.media_path());
     axum::Json(json!({
         "@odata.id": base,
         "@odata.type": "#VirtualMedia.v1_6_0.VirtualMedia",
@@ -746,9 +900,14 @@ async fn media(State(app): State<App>, headers: HeaderMap) -> Response {
 async fn insert_media(
     State(app): State<App>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_media_parent(&app, &uri, &id) {
+        return r;
+    }
     let v = match parse_json(&body) {
         Ok(v) => v,
         Err(r) => return *r,
@@ -767,6 +926,15 @@ async fn insert_media(
             "The value for the parameter Image in the action InsertMedia is of a different format than the parameter can accept.",
         );
     }
+    if app.p.insert_rejects_flags
+        && (v.get("Inserted").is_some() || v.get("WriteProtected").is_some())
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.ActionParameterNotSupported",
+            "The parameters Inserted and WriteProtected are not supported on the action InsertMedia.",
+        );
+    }
     let mut face = lock(&app.face);
     if face.media.is_some() {
         return error(
@@ -779,8 +947,16 @@ async fn insert_media(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn eject_media(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn eject_media(
+    State(app): State<App>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+) -> Response {
     guard!(app, headers);
+    if let Some(r) = wrong_media_parent(&app, &uri, &id) {
+        return r;
+    }
     lock(&app.face).media = None;
     StatusCode::NO_CONTENT.into_response()
 }
@@ -798,6 +974,8 @@ async fn chassis_collection(State(app): State<App>, headers: HeaderMap) -> Respo
 
 async fn chassis(State(app): State<App>, headers: HeaderMap) -> Response {
     guard!(app, headers);
+    let sys = app.p.system_path();
+    let mgr = app.p.manager_path();
     let on = lock(&app.node).power() == PowerState::On;
     axum::Json(json!({
         "@odata.id": "/redfish/v1/Chassis/1",
@@ -807,7 +985,7 @@ async fn chassis(State(app): State<App>, headers: HeaderMap) -> Response {
         "ChassisType": "RackMount",
         "PowerState": if on { "On" } else { "Off" },
         "Status": {"State": "Enabled", "Health": "OK"},
-        "Links": {"ComputerSystems": [{"@odata.id": SYS}], "ManagedBy": [{"@odata.id": "/redfish/v1/Managers/BMC"}]}
+        "Links": {"ComputerSystems": [{"@odata.id": sys}], "ManagedBy": [{"@odata.id": mgr}]}
     }))
     .into_response()
 }
@@ -857,7 +1035,7 @@ async fn create_session(State(app): State<App>, body: axum::body::Bytes) -> Resp
         );
     }
     let mut face = lock(&app.face);
-    if face.sessions.len() >= app.cfg.max_sessions {
+    if face.sessions.len() >= app.cfg.max_sessions.unwrap_or(app.p.max_sessions) {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Base.1.8.SessionLimitExceeded",

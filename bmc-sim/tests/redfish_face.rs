@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use bmc_sim::{Fleet, FleetConfig, PowerState};
+use bmc_sim::{Fleet, FleetConfig, PowerState, Vendor};
 use ipmi_proto::cmd::chassis::{BootDevice, BootMode};
 
 fn require(program: &str, package: &str) {
@@ -94,7 +94,8 @@ fn curl_drives_the_redfish_face_and_ipmi_sees_the_same_node() {
     let (code, _, body) = curl(&["-H", &tok, &url("/redfish/v1/Systems/1")]);
     assert_eq!(code, 200);
     assert_eq!(json(&body)["PowerState"], "Off");
-    for _ in 1..8 {
+    // The generic profile has 16 session slots.
+    for _ in 1..16 {
         let (code, _, _) = curl(&[
             "-X",
             "POST",
@@ -257,7 +258,8 @@ fn curl_drives_the_redfish_face_and_ipmi_sees_the_same_node() {
         &url("/redfish/v1/Systems/1/EthernetInterfaces/1"),
     ]);
     assert_eq!(json(&body)["MACAddress"], "02:00:00:00:00:01");
-    let cd = "/redfish/v1/Managers/BMC/VirtualMedia/CD";
+    // The generic (DMTF-like) profile keeps virtual media under the system.
+    let cd = "/redfish/v1/Systems/1/VirtualMedia/CD";
     let (code, _, _) = curl(&[
         "-u",
         basic,
@@ -311,5 +313,252 @@ fn curl_drives_the_redfish_face_and_ipmi_sees_the_same_node() {
     assert_eq!(
         fleet.node(0).unwrap().lock().unwrap().power(),
         PowerState::Off
+    );
+}
+
+fn vendor_fleet(rt: &tokio::runtime::Runtime, v: Vendor) -> Fleet {
+    rt.block_on(Fleet::start(
+        FleetConfig::builder()
+            .count(1)
+            .vendor(v)
+            .redfish("127.0.0.1:0".parse().unwrap()),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn vendor_profiles_reproduce_the_field_quirks() {
+    require("curl", "curl");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let basic = "admin:password";
+    let mode_patch = r#"{"Boot":{"BootSourceOverrideTarget":"Pxe","BootSourceOverrideEnabled":"Once","BootSourceOverrideMode":"UEFI"}}"#;
+    let no_mode =
+        r#"{"Boot":{"BootSourceOverrideTarget":"Pxe","BootSourceOverrideEnabled":"Once"}}"#;
+
+    // Dell iDRAC: its own ids, media under the manager, read-only mode, SYS518 after a reset.
+    let f = vendor_fleet(&rt, Vendor::Dell);
+    let u = f.redfish_url(0).unwrap();
+    let sys = format!("{u}/redfish/v1/Systems/System.Embedded.1");
+    let (code, _, body) = curl(&["-u", basic, &sys]);
+    assert_eq!(code, 200);
+    assert_eq!(
+        json(&body)["Links"]["ManagedBy"][0]["@odata.id"],
+        "/redfish/v1/Managers/iDRAC.Embedded.1"
+    );
+    assert_eq!(
+        curl(&["-u", basic, &format!("{u}/redfish/v1/Systems/1")]).0,
+        404
+    );
+    let (code, _, body) = curl(&["-u", basic, "-X", "PATCH", "-d", mode_patch, &sys]);
+    assert_eq!(code, 400);
+    assert_eq!(
+        json(&body)["error"]["@Message.ExtendedInfo"][0]["MessageId"],
+        "Base.1.8.PropertyNotWritable"
+    );
+    assert_eq!(
+        curl(&["-u", basic, "-X", "PATCH", "-d", no_mode, &sys]).0,
+        204
+    );
+    let reset = format!("{sys}/Actions/ComputerSystem.Reset");
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "POST",
+            "-d",
+            r#"{"ResetType":"On"}"#,
+            &reset
+        ])
+        .0,
+        204
+    );
+    let (code, _, body) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "POST",
+        "-d",
+        r#"{"ResetType":"ForceOff"}"#,
+        &reset,
+    ]);
+    assert_eq!(code, 400);
+    assert_eq!(
+        json(&body)["error"]["@Message.ExtendedInfo"][0]["MessageId"],
+        "IDRAC.2.8.SYS518"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "POST",
+            "-d",
+            r#"{"ResetType":"ForceOff"}"#,
+            &reset
+        ])
+        .0,
+        204
+    );
+    let cd = format!("{u}/redfish/v1/Managers/iDRAC.Embedded.1/VirtualMedia/CD");
+    assert_eq!(curl(&["-u", basic, &cd]).0, 200);
+    assert_eq!(
+        curl(&["-u", basic, &format!("{sys}/VirtualMedia/CD")]).0,
+        404
+    );
+    let login = r#"{"UserName":"admin","Password":"password"}"#;
+    let sessions = format!("{u}/redfish/v1/SessionService/Sessions");
+    for _ in 0..8 {
+        assert_eq!(curl(&["-X", "POST", "-d", login, &sessions]).0, 201);
+    }
+    assert_eq!(
+        curl(&["-X", "POST", "-d", login, &sessions]).0,
+        503,
+        "iDRAC has 8 session slots"
+    );
+
+    // HPE iLO: weak ETags, matched in either form.
+    let f = vendor_fleet(&rt, Vendor::Hpe);
+    let sys = format!("{}/redfish/v1/Systems/1", f.redfish_url(0).unwrap());
+    let (_, headers, _) = curl(&["-u", basic, &sys]);
+    let etag = header(&headers, "etag").unwrap().to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let strong = etag.trim_start_matches("W/").to_string();
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "PATCH",
+            "-H",
+            &format!("If-Match: {strong}"),
+            "-d",
+            no_mode,
+            &sys
+        ])
+        .0,
+        204
+    );
+
+    // Supermicro: forgets the mode unless sent, wants UsbCd, refuses Inserted/WriteProtected.
+    let f = vendor_fleet(&rt, Vendor::Supermicro);
+    let u = f.redfish_url(0).unwrap();
+    let sys = format!("{u}/redfish/v1/Systems/1");
+    assert_eq!(
+        curl(&["-u", basic, "-X", "PATCH", "-d", mode_patch, &sys]).0,
+        204
+    );
+    assert_eq!(
+        json(&curl(&["-u", basic, &sys]).2)["Boot"]["BootSourceOverrideMode"],
+        "UEFI"
+    );
+    assert_eq!(
+        curl(&["-u", basic, "-X", "PATCH", "-d", no_mode, &sys]).0,
+        204
+    );
+    assert_eq!(
+        json(&curl(&["-u", basic, &sys]).2)["Boot"]["BootSourceOverrideMode"],
+        "Legacy"
+    );
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "PATCH",
+            "-d",
+            r#"{"Boot":{"BootSourceOverrideTarget":"Cd"}}"#,
+            &sys
+        ])
+        .0,
+        400
+    );
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "PATCH",
+            "-d",
+            r#"{"Boot":{"BootSourceOverrideTarget":"UsbCd","BootSourceOverrideMode":"UEFI"}}"#,
+            &sys
+        ])
+        .0,
+        204
+    );
+    let insert =
+        format!("{u}/redfish/v1/Managers/1/VirtualMedia/CD/Actions/VirtualMedia.InsertMedia");
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "POST",
+            "-d",
+            r#"{"Image":"http://127.0.0.1/a.iso","Inserted":true,"WriteProtected":true}"#,
+            &insert
+        ])
+        .0,
+        400
+    );
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "POST",
+            "-d",
+            r#"{"Image":"http://127.0.0.1/a.iso"}"#,
+            &insert
+        ])
+        .0,
+        204
+    );
+
+    // Lenovo XCC: a PATCH without If-Match is 428.
+    let f = vendor_fleet(&rt, Vendor::Lenovo);
+    let sys = format!("{}/redfish/v1/Systems/1", f.redfish_url(0).unwrap());
+    assert_eq!(
+        curl(&["-u", basic, "-X", "PATCH", "-d", no_mode, &sys]).0,
+        428
+    );
+    let (_, headers, _) = curl(&["-u", basic, &sys]);
+    let etag = header(&headers, "etag").unwrap().to_string();
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "PATCH",
+            "-H",
+            &format!("If-Match: {etag}"),
+            "-d",
+            no_mode,
+            &sys
+        ])
+        .0,
+        204
+    );
+
+    // OpenBMC: bmcweb's ids, media under the manager.
+    let f = vendor_fleet(&rt, Vendor::OpenBmc);
+    let u = f.redfish_url(0).unwrap();
+    assert_eq!(
+        curl(&["-u", basic, &format!("{u}/redfish/v1/Systems/system")]).0,
+        200
+    );
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            &format!("{u}/redfish/v1/Managers/bmc/VirtualMedia/CD")
+        ])
+        .0,
+        200
     );
 }
