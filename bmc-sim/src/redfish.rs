@@ -74,12 +74,27 @@ struct FaceState {
     media: Option<String>,
     /// Until when the BMC answers "not ready" after a reset (vendor profiles with that quirk).
     not_ready_until: Option<Instant>,
+    tasks: BTreeMap<u32, Task>,
+    firmware_version: String,
+}
+
+/// A long operation (firmware update) that the TaskService reports on.
+#[derive(Debug, Clone)]
+struct Task {
+    name: String,
+    started: Instant,
+    duration: std::time::Duration,
+    /// The firmware version installed when the task completes.
+    installs: String,
+    done: bool,
 }
 
 #[derive(Clone)]
 struct App {
     node: Arc<Mutex<Node>>,
     face: Arc<Mutex<FaceState>>,
+    /// Events for the SSE stream.
+    events: tokio::sync::broadcast::Sender<Value>,
     cfg: Arc<RedfishConfig>,
     p: Arc<Profile>,
 }
@@ -123,7 +138,11 @@ impl RedfishFace {
         })?;
         let app = App {
             node,
-            face: Arc::new(Mutex::new(FaceState::default())),
+            face: Arc::new(Mutex::new(FaceState {
+                firmware_version: "1.0.0".into(),
+                ..FaceState::default()
+            })),
+            events: tokio::sync::broadcast::channel(256).0,
             p: Arc::new(Profile::of(cfg.vendor)),
             cfg: Arc::new(cfg),
         };
@@ -194,7 +213,21 @@ fn router(app: App) -> Router {
         .route(
             "/redfish/v1/SessionService/Sessions/{id}",
             get(session).delete(delete_session),
-        );
+        )
+        .route("/redfish/v1/TaskService", get(task_service))
+        .route("/redfish/v1/TaskService/Tasks", get(tasks))
+        .route("/redfish/v1/TaskService/Tasks/{id}", get(task))
+        .route("/redfish/v1/UpdateService", get(update_service))
+        .route(
+            "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
+            post(simple_update),
+        )
+        .route(
+            "/redfish/v1/UpdateService/upload",
+            post(push_update).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
+        )
+        .route("/redfish/v1/EventService", get(event_service))
+        .route("/redfish/v1/EventService/SSE", get(sse));
     let r = media_routes(r, "/redfish/v1/Systems/{id}");
     let r = media_routes(r, "/redfish/v1/Managers/{id}");
     r.with_state(app)
@@ -333,6 +366,9 @@ async fn service_root(State(app): State<App>) -> Response {
         "Managers": {"@odata.id": "/redfish/v1/Managers"},
         "Chassis": {"@odata.id": "/redfish/v1/Chassis"},
         "SessionService": {"@odata.id": "/redfish/v1/SessionService"},
+        "TaskService": {"@odata.id": "/redfish/v1/TaskService"},
+        "UpdateService": {"@odata.id": "/redfish/v1/UpdateService"},
+        "EventService": {"@odata.id": "/redfish/v1/EventService"},
         "Links": {"Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"}}
     }))
     .into_response()
@@ -636,6 +672,11 @@ async fn reset(
         );
     }
     face.system_version += 1;
+    let _ = app.events.send(event(
+        "ResourceEvent.1.0.ResourceChanged",
+        &format!("The system was reset ({control:?})."),
+        &app.p.system_path(),
+    ));
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -838,7 +879,7 @@ async fn manager(State(app): State<App>, headers: HeaderMap, Path(id): Path<Stri
         "Id": app.p.manager_id,
         "Name": "Manager",
         "ManagerType": "BMC",
-        "FirmwareVersion": "1.0.0",
+        "FirmwareVersion": lock(&app.face).firmware_version,
         "Status": {"State": "Enabled", "Health": "OK"},
         "Links": {"ManagerForServers": [{"@odata.id": sys}]}
     });
@@ -1104,6 +1145,291 @@ async fn delete_session(
         );
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// One event record of an EventService stream.
+fn event(message_id: &str, message: &str, origin: &str) -> Value {
+    json!({
+        "@odata.type": "#Event.v1_7_0.Event",
+        "Id": "1",
+        "Name": "Event",
+        "Events": [{
+            "EventType": "Other",
+            "MessageId": message_id,
+            "Message": message,
+            "OriginOfCondition": {"@odata.id": origin},
+            "Severity": "OK"
+        }]
+    })
+}
+
+/// Advance tasks whose time has come: a completed update installs its firmware.
+fn update_tasks(app: &App, face: &mut FaceState) {
+    let now = Instant::now();
+    let mut installed = Vec::new();
+    for (id, t) in face.tasks.iter_mut() {
+        if !t.done && now.duration_since(t.started) >= t.duration {
+            t.done = true;
+            installed.push((*id, t.installs.clone()));
+        }
+    }
+    for (id, version) in installed {
+        face.firmware_version = version;
+        let _ = app.events.send(event(
+            "TaskEvent.1.0.TaskCompletedOK",
+            &format!("The task with Id '{id}' has completed."),
+            &format!("/redfish/v1/TaskService/Tasks/{id}"),
+        ));
+    }
+}
+
+fn task_json(id: u32, t: &Task) -> Value {
+    let pct = if t.done {
+        100
+    } else {
+        (t.started.elapsed().as_millis() * 100 / t.duration.as_millis().max(1)).min(99) as u64
+    };
+    json!({
+        "@odata.id": format!("/redfish/v1/TaskService/Tasks/{id}"),
+        "@odata.type": "#Task.v1_7_0.Task",
+        "Id": id.to_string(),
+        "Name": t.name,
+        "TaskState": if t.done { "Completed" } else { "Running" },
+        "TaskStatus": "OK",
+        "PercentComplete": pct,
+        "Messages": if t.done {
+            json!([{"MessageId": "TaskEvent.1.0.TaskCompletedOK", "Message": format!("The task with Id '{id}' has completed.")}])
+        } else {
+            json!([])
+        }
+    })
+}
+
+fn start_task(app: &App, name: &str, installs: String) -> Response {
+    let mut face = lock(&app.face);
+    let id = face.tasks.keys().next_back().map_or(1, |k| k + 1);
+    let t = Task {
+        name: name.to_string(),
+        started: Instant::now(),
+        duration: std::time::Duration::from_millis(1500),
+        installs,
+        done: false,
+    };
+    let body = task_json(id, &t);
+    face.tasks.insert(id, t);
+    let location = format!("/redfish/v1/TaskService/Tasks/{id}");
+    let mut r = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
+    if let Ok(l) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, l);
+    }
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+async fn task_service(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(json!({
+        "@odata.id": "/redfish/v1/TaskService",
+        "@odata.type": "#TaskService.v1_2_0.TaskService",
+        "Id": "TaskService",
+        "Name": "Task Service",
+        "ServiceEnabled": true,
+        "Tasks": {"@odata.id": "/redfish/v1/TaskService/Tasks"}
+    }))
+    .into_response()
+}
+
+async fn tasks(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let ids: Vec<String> = lock(&app.face)
+        .tasks
+        .keys()
+        .map(|id| format!("/redfish/v1/TaskService/Tasks/{id}"))
+        .collect();
+    axum::Json(collection(
+        "/redfish/v1/TaskService/Tasks",
+        "#TaskCollection.TaskCollection",
+        "Task Collection",
+        &ids,
+    ))
+    .into_response()
+}
+
+async fn task(State(app): State<App>, headers: HeaderMap, Path(id): Path<u32>) -> Response {
+    guard!(app, headers);
+    let mut face = lock(&app.face);
+    update_tasks(&app, &mut face);
+    match face.tasks.get(&id) {
+        Some(t) => axum::Json(task_json(id, t)).into_response(),
+        None => not_found(),
+    }
+}
+
+async fn update_service(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(json!({
+        "@odata.id": "/redfish/v1/UpdateService",
+        "@odata.type": "#UpdateService.v1_11_0.UpdateService",
+        "Id": "UpdateService",
+        "Name": "Update Service",
+        "ServiceEnabled": true,
+        "MultipartHttpPushUri": "/redfish/v1/UpdateService/upload",
+        "Actions": {
+            "#UpdateService.SimpleUpdate": {
+                "target": "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
+                "TransferProtocol@Redfish.AllowableValues": ["HTTP", "HTTPS"]
+            }
+        }
+    }))
+    .into_response()
+}
+
+/// The version an image installs: its file name without the extension.
+fn version_of(image: &str) -> String {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    name.rsplit_once('.')
+        .map_or(name, |(stem, _)| stem)
+        .to_string()
+}
+
+async fn simple_update(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    guard!(app, headers);
+    let v = match parse_json(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let Some(uri) = v.get("ImageURI").and_then(Value::as_str) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.ActionParameterMissing",
+            "The action SimpleUpdate requires the parameter ImageURI to be present in the request body.",
+        );
+    };
+    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.ActionParameterValueFormatError",
+            "The value for the parameter ImageURI in the action SimpleUpdate is of a different format than the parameter can accept.",
+        );
+    }
+    start_task(&app, "Firmware update (SimpleUpdate)", version_of(uri))
+}
+
+async fn push_update(
+    State(app): State<App>,
+    headers: HeaderMap,
+    mut multipart: axum::extract::Multipart,
+) -> Response {
+    guard!(app, headers);
+    let mut image: Option<(String, usize)> = None;
+    let mut has_parameters = false;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                let file = field.file_name().unwrap_or("image.bin").to_string();
+                let Ok(bytes) = field.bytes().await else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "Base.1.8.MalformedJSON",
+                        "Unreadable multipart part.",
+                    );
+                };
+                match name.as_str() {
+                    "UpdateParameters" => {
+                        has_parameters = serde_json::from_slice::<Value>(&bytes).is_ok()
+                    }
+                    "UpdateFile" => image = Some((file, bytes.len())),
+                    _ => {}
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Base.1.8.MalformedJSON",
+                    "The multipart body is malformed.",
+                );
+            }
+        }
+    }
+    match image {
+        Some((file, len)) if has_parameters && len > 0 => {
+            start_task(&app, "Firmware update (multipart push)", version_of(&file))
+        }
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.PropertyMissing",
+            "A multipart update needs an UpdateParameters JSON part and a non-empty UpdateFile part.",
+        ),
+    }
+}
+
+async fn event_service(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    axum::Json(json!({
+        "@odata.id": "/redfish/v1/EventService",
+        "@odata.type": "#EventService.v1_10_0.EventService",
+        "Id": "EventService",
+        "Name": "Event Service",
+        "ServiceEnabled": true,
+        "ServerSentEventUri": "/redfish/v1/EventService/SSE"
+    }))
+    .into_response()
+}
+
+/// Server-sent events: resets and completed tasks, as `data:` JSON records.
+async fn sse(State(app): State<App>, headers: HeaderMap) -> Response {
+    guard!(app, headers);
+    let mut rx = app.events.subscribe();
+    let app2 = app.clone();
+    let stream = async_stream(move |tx| async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Ok(v) => {
+                        if tx.send(format!("data: {v}\n\n")).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                },
+                // Tasks complete on their own: look now and then.
+                _ = tick.tick() => {
+                    let mut face = lock(&app2.face);
+                    update_tasks(&app2, &mut face);
+                }
+            }
+        }
+    });
+    let mut r = Response::new(axum::body::Body::from_stream(stream));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// A stream of SSE chunks fed by a task through a bounded channel.
+fn async_stream<F, Fut>(
+    f: F,
+) -> impl futures_core::Stream<Item = Result<String, std::convert::Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<String>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(64);
+    tokio::spawn(f(tx));
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(Ok)))
 }
 
 #[cfg(test)]

@@ -562,3 +562,134 @@ fn vendor_profiles_reproduce_the_field_quirks() {
         200
     );
 }
+
+#[test]
+fn tasks_updates_and_server_sent_events() {
+    require("curl", "curl");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = vendor_fleet(&rt, Vendor::Generic);
+    let u = f.redfish_url(0).unwrap();
+    let basic = "admin:password";
+
+    // Listen to the SSE stream while things happen.
+    let sse_url = format!("{u}/redfish/v1/EventService/SSE");
+    let listener = std::thread::spawn(move || {
+        let o = Command::new("curl")
+            .args([
+                "-s",
+                "-N",
+                "--max-time",
+                "6",
+                "-u",
+                "admin:password",
+                &sse_url,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // A reset shows up on the event stream.
+    assert_eq!(
+        curl(&[
+            "-u",
+            basic,
+            "-X",
+            "POST",
+            "-d",
+            r#"{"ResetType":"On"}"#,
+            &format!("{u}/redfish/v1/Systems/1/Actions/ComputerSystem.Reset")
+        ])
+        .0,
+        204
+    );
+
+    // SimpleUpdate runs as a task: 202, Location, Retry-After, then Completed.
+    let (code, headers, body) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "POST",
+        "-d",
+        r#"{"ImageURI":"http://127.0.0.1/fw/bmc-2.5.1.bin"}"#,
+        &format!("{u}/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate"),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(json(&body)["TaskState"], "Running");
+    let task = header(&headers, "location").unwrap().to_string();
+    assert_eq!(header(&headers, "retry-after"), Some("1"));
+    let mut state = String::new();
+    for _ in 0..40 {
+        let (_, _, body) = curl(&["-u", basic, &format!("{u}{task}")]);
+        state = json(&body)["TaskState"].as_str().unwrap().to_string();
+        if state == "Completed" {
+            assert_eq!(json(&body)["PercentComplete"], 100);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(state, "Completed");
+    let (_, _, body) = curl(&["-u", basic, &format!("{u}/redfish/v1/Managers/BMC")]);
+    assert_eq!(json(&body)["FirmwareVersion"], "bmc-2.5.1");
+
+    // Multipart push: needs UpdateParameters and UpdateFile.
+    let dir = std::env::temp_dir().join(format!("bmcsim-fw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fw = dir.join("bmc-3.0.0.bin");
+    std::fs::write(&fw, vec![0x5a; 4096]).unwrap();
+    let push = format!("{u}/redfish/v1/UpdateService/upload");
+    let (code, headers, body) = curl(&[
+        "-u",
+        basic,
+        "-F",
+        r#"UpdateParameters={"Targets":[]};type=application/json"#,
+        "-F",
+        &format!("UpdateFile=@{}", fw.display()),
+        &push,
+    ]);
+    assert_eq!(code, 202, "{body}");
+    assert!(
+        header(&headers, "location")
+            .unwrap()
+            .starts_with("/redfish/v1/TaskService/Tasks/")
+    );
+    let (code, _, _) = curl(&[
+        "-u",
+        basic,
+        "-F",
+        &format!("UpdateFile=@{}", fw.display()),
+        &push,
+    ]);
+    assert_eq!(code, 400, "no UpdateParameters part");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let events = listener.join().unwrap();
+    let records: Vec<serde_json::Value> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(json)
+        .collect();
+    let ids: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["Events"][0]["MessageId"].as_str())
+        .collect();
+    assert!(ids.contains(&"TaskEvent.1.0.TaskCompletedOK"), "{events}");
+    assert!(
+        ids.contains(&"ResourceEvent.1.0.ResourceChanged"),
+        "{events}"
+    );
+    // Unauthenticated clients get no stream.
+    assert_eq!(
+        curl(&[
+            "--max-time",
+            "2",
+            &format!("{u}/redfish/v1/EventService/SSE")
+        ])
+        .0,
+        401
+    );
+}
