@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::Error;
 
-/// What goes wrong with a BMC. The default is nothing.
+/// What goes wrong with a BMC. The default is nothing. Latency and hang apply to both faces;
+/// loss and session slots to IPMI; `http5xx` to Redfish.
 ///
 /// Parsed from a comma-separated spec, as the `bmc-sim` example takes it:
 ///
@@ -14,6 +15,8 @@ use crate::Error;
 /// assert_eq!(f.latency, Duration::from_millis(50));
 /// assert_eq!(f.loss, 0.2);
 /// assert_eq!(f.max_sessions, Some(2));
+/// let g: bmc_sim::Faults = "http5xx=0.5,hang".parse().unwrap();
+/// assert!(g.hang);
 /// assert!("loss=2".parse::<bmc_sim::Faults>().is_err());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,6 +30,8 @@ pub struct Faults {
     pub hang: bool,
     /// Session slots (BMCs have 4 to 64; a full BMC refuses new sessions).
     pub max_sessions: Option<usize>,
+    /// Probability (0..=1) that a Redfish request is answered 503 Service Unavailable.
+    pub http_errors: f64,
 }
 
 impl std::str::FromStr for Faults {
@@ -57,9 +62,15 @@ impl std::str::FromStr for Faults {
                             .map_err(|_| bad("expected a number of sessions"))?,
                     )
                 }
+                "http5xx" => {
+                    f.http_errors = v.parse().map_err(|_| bad("expected a probability"))?;
+                    if !(0.0..=1.0).contains(&f.http_errors) {
+                        return Err(bad("the probability must be within 0..=1"));
+                    }
+                }
                 _ => {
                     return Err(bad(
-                        "unknown fault; expected latency=, loss=, hang or sessions=",
+                        "unknown fault; expected latency=, loss=, hang, sessions= or http5xx=",
                     ));
                 }
             }

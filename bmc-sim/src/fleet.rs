@@ -159,7 +159,7 @@ impl Fleet {
                     vendor: cfg.vendor,
                     ..RedfishConfig::default()
                 };
-                redfish.push(RedfishFace::start(rf, rcfg, node.clone()).await?);
+                redfish.push(RedfishFace::start(rf, rcfg, node.clone(), cfg.faults.clone()).await?);
             }
             nodes.push(node);
             ipmi.push(face);
@@ -201,9 +201,17 @@ impl Fleet {
         self.redfish.get(i).map(|f| format!("http://{}", f.addr()))
     }
 
-    /// Set the faults of every BMC.
+    /// The Redfish face of node `i`, when the fleet serves Redfish.
+    pub fn redfish(&self, i: usize) -> Option<&RedfishFace> {
+        self.redfish.get(i)
+    }
+
+    /// Set the faults of every BMC, on both faces.
     pub fn set_faults(&self, faults: &Faults) {
         for f in &self.ipmi {
+            f.set_faults(faults.clone());
+        }
+        for f in &self.redfish {
             f.set_faults(faults.clone());
         }
     }

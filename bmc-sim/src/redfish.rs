@@ -24,6 +24,7 @@ use ipmi_proto::crypto::RandomSource;
 use serde_json::{Value, json};
 
 use crate::Error;
+use crate::fault::{Dice, Faults};
 use crate::node::{Node, PowerState};
 use crate::vendor::{Profile, Vendor};
 
@@ -92,6 +93,8 @@ struct Task {
 #[derive(Clone)]
 struct App {
     node: Arc<Mutex<Node>>,
+    faults: Arc<Mutex<Faults>>,
+    dice: Arc<Mutex<Dice>>,
     face: Arc<Mutex<FaceState>>,
     /// Events for the SSE stream.
     events: tokio::sync::broadcast::Sender<Value>,
@@ -111,6 +114,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct RedfishFace {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    faults: Arc<Mutex<Faults>>,
 }
 
 impl Drop for RedfishFace {
@@ -125,6 +129,7 @@ impl RedfishFace {
         addr: SocketAddr,
         cfg: RedfishConfig,
         node: Arc<Mutex<Node>>,
+        faults: Faults,
     ) -> Result<Self, Error> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -143,16 +148,24 @@ impl RedfishFace {
                 ..FaceState::default()
             })),
             events: tokio::sync::broadcast::channel(256).0,
+            faults: Arc::new(Mutex::new(faults)),
+            dice: Arc::new(Mutex::new(Dice::new(u64::from(addr.port()) | 0x5eed << 32))),
             p: Arc::new(Profile::of(cfg.vendor)),
             cfg: Arc::new(cfg),
         };
+        let faults = app.faults.clone();
         let router = router(app);
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::debug!(error = %e, "Redfish face stopped");
             }
         });
-        Ok(RedfishFace { addr, task })
+        Ok(RedfishFace { addr, task, faults })
+    }
+
+    /// Replace the faults at run time.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
     }
 
     /// The bound address.
@@ -230,7 +243,37 @@ fn router(app: App) -> Router {
         .route("/redfish/v1/EventService/SSE", get(sse));
     let r = media_routes(r, "/redfish/v1/Systems/{id}");
     let r = media_routes(r, "/redfish/v1/Managers/{id}");
-    r.with_state(app)
+    r.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        inject_faults,
+    ))
+    .with_state(app)
+}
+
+/// Latency, a hung service, and 503s, as the face's faults say.
+async fn inject_faults(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let f = lock(&app.faults).clone();
+    if f.hang {
+        std::future::pending::<()>().await;
+    }
+    if !f.latency.is_zero() {
+        tokio::time::sleep(f.latency).await;
+    }
+    if lock(&app.dice).roll(f.http_errors) {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Base.1.8.ServiceTemporarilyUnavailable",
+            "The service is temporarily unavailable. Retry in 1 second.",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    }
+    next.run(req).await
 }
 
 fn not_found() -> Response {

@@ -693,3 +693,36 @@ fn tasks_updates_and_server_sent_events() {
         401
     );
 }
+
+#[test]
+fn redfish_faults_503_latency_and_hang() {
+    require("curl", "curl");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = vendor_fleet(&rt, Vendor::Generic);
+    let sys = format!("{}/redfish/v1/Systems/1", f.redfish_url(0).unwrap());
+    let face = f.redfish(0).unwrap();
+    face.set_faults("http5xx=1".parse().unwrap());
+    let (code, headers, body) = curl(&["-u", "admin:password", &sys]);
+    assert_eq!(code, 503);
+    assert_eq!(header(&headers, "retry-after"), Some("1"));
+    assert_eq!(
+        json(&body)["error"]["code"],
+        "Base.1.8.ServiceTemporarilyUnavailable"
+    );
+    face.set_faults("latency=300ms".parse().unwrap());
+    let t = std::time::Instant::now();
+    assert_eq!(curl(&["-u", "admin:password", &sys]).0, 200);
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+    face.set_faults("hang".parse().unwrap());
+    assert_eq!(
+        curl(&["--max-time", "1", "-u", "admin:password", &sys]).0,
+        0,
+        "no answer at all"
+    );
+    face.set_faults(bmc_sim::Faults::default());
+    assert_eq!(curl(&["-u", "admin:password", &sys]).0, 200);
+}
