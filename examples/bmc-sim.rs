@@ -1,13 +1,13 @@
 //! `bmc-sim`: virtual nodes behind IPMI BMCs on loopback, until interrupted.
 //!
 //! ```text
-//! cargo run --release --example bmc-sim -- [--ipmi ADDR:PORT] [--redfish ADDR:PORT] --user USER --password PASS [--count N] [--vendor V] [--faults SPEC] [--power-delay 2s]
+//! cargo run --release --example bmc-sim -- [--ipmi ADDR:PORT] [--redfish ADDR:PORT] [--tls] --user USER --password PASS [--count N] [--vendor V] [--faults SPEC] [--power-delay 2s]
 //! ```
 //!
 //! BMC i listens on PORT+i (IPMI, and Redfish over plain HTTP when asked). FAULTS is a
 //! comma-separated list of `latency=50ms`, `loss=0.1`, `hang`, `sessions=4` (IPMI face).
-//! `--vendor generic|openbmc|dell|hpe|supermicro|lenovo` picks the Redfish quirks. TLS
-//! (`--tls`) is not built yet.
+//! `--vendor generic|openbmc|dell|hpe|supermicro|lenovo` picks the Redfish quirks; `--tls`
+//! serves HTTPS with a self-signed certificate and prints where it wrote it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,6 +28,10 @@ struct Args {
     /// Address of the first Redfish service (plain HTTP); service i listens on PORT+i.
     #[arg(long)]
     redfish: Option<SocketAddr>,
+    /// Serve Redfish over HTTPS with a self-signed certificate (written to a file whose path
+    /// is printed, for clients' --ca-cert).
+    #[arg(long)]
+    tls: bool,
     /// Redfish vendor profile: generic, openbmc, dell, hpe, supermicro, lenovo.
     #[arg(long, default_value = "generic")]
     vendor: bmc_sim::Vendor,
@@ -84,11 +88,17 @@ async fn main() -> anyhow::Result<()> {
         .credentials(&args.user, &args.password)
         .faults(faults)
         .power_delay(args.power_delay.0)
-        .vendor(args.vendor);
+        .vendor(args.vendor)
+        .tls(args.tls);
     if let Some(r) = args.redfish {
         cfg = cfg.redfish(r);
     }
     let fleet = Fleet::start(cfg).await.context("starting the BMCs")?;
+    if let Some(pem) = fleet.ca_pem() {
+        let path = std::env::temp_dir().join(format!("bmc-sim-ca-{}.pem", std::process::id()));
+        std::fs::write(&path, pem).context("writing the CA certificate")?;
+        println!("ca-cert {}", path.display());
+    }
     for i in 0..fleet.len() {
         let ipmi = fleet
             .ipmi_addr(i)

@@ -11,7 +11,7 @@ use crate::Error;
 use crate::fault::Faults;
 use crate::ipmi::IpmiFace;
 use crate::node::{Node, NodeConfig};
-use crate::redfish::{RedfishConfig, RedfishFace};
+use crate::redfish::{RedfishConfig, RedfishFace, TlsIdentity};
 use crate::vendor::Vendor;
 
 /// How to start a [`Fleet`]. Build with [`FleetConfig::builder`].
@@ -26,6 +26,7 @@ pub struct FleetConfig {
     power_delay: Duration,
     redfish: Option<SocketAddr>,
     vendor: Vendor,
+    tls: bool,
 }
 
 /// Builder of [`FleetConfig`].
@@ -49,6 +50,7 @@ impl FleetConfig {
                 power_delay: Duration::ZERO,
                 redfish: None,
                 vendor: Vendor::Generic,
+                tls: false,
             },
         }
     }
@@ -87,6 +89,12 @@ impl FleetConfigBuilder {
         self.cfg.redfish = Some(base);
         self
     }
+    /// Serve Redfish over HTTPS with one self-signed certificate for 127.0.0.1 and localhost
+    /// (see [`Fleet::ca_pem`]).
+    pub fn tls(mut self, yes: bool) -> Self {
+        self.cfg.tls = yes;
+        self
+    }
     /// Which BMC the Redfish faces behave like.
     pub fn vendor(mut self, v: Vendor) -> Self {
         self.cfg.vendor = v;
@@ -105,6 +113,7 @@ pub struct Fleet {
     nodes: Vec<Arc<Mutex<Node>>>,
     ipmi: Vec<IpmiFace>,
     redfish: Vec<RedfishFace>,
+    tls: Option<TlsIdentity>,
 }
 
 impl Fleet {
@@ -125,6 +134,11 @@ impl Fleet {
                 cfg.count
             )));
         }
+        let tls = if cfg.tls {
+            Some(TlsIdentity::self_signed(&["127.0.0.1", "localhost"])?)
+        } else {
+            None
+        };
         let now = Instant::now();
         let mut nodes = Vec::with_capacity(cfg.count as usize);
         let mut ipmi = Vec::with_capacity(cfg.count as usize);
@@ -157,6 +171,7 @@ impl Fleet {
                     user: cfg.user.clone(),
                     password: cfg.password.clone(),
                     vendor: cfg.vendor,
+                    tls: tls.clone(),
                     ..RedfishConfig::default()
                 };
                 redfish.push(RedfishFace::start(rf, rcfg, node.clone(), cfg.faults.clone()).await?);
@@ -168,6 +183,7 @@ impl Fleet {
             nodes,
             ipmi,
             redfish,
+            tls,
         })
     }
 
@@ -196,9 +212,18 @@ impl Fleet {
         self.ipmi.get(i).map(IpmiFace::addr)
     }
 
-    /// The Redfish base URL of node `i` (`http://ADDR`), when the fleet serves Redfish.
+    /// The Redfish base URL of node `i` (`http://ADDR` or `https://ADDR`), when the fleet
+    /// serves Redfish.
     pub fn redfish_url(&self, i: usize) -> Option<String> {
-        self.redfish.get(i).map(|f| format!("http://{}", f.addr()))
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        self.redfish
+            .get(i)
+            .map(|f| format!("{scheme}://{}", f.addr()))
+    }
+
+    /// The certificate (PEM) the HTTPS faces present, for clients to trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.cert_pem.as_str())
     }
 
     /// The Redfish face of node `i`, when the fleet serves Redfish.

@@ -7,13 +7,15 @@
 //! [`Faults`] (latency, loss, a hung BMC, session exhaustion, slow power transitions) injected
 //! per BMC at run time. [`Fleet`] starts many on consecutive loopback ports.
 //!
-//! The Redfish face serves the same node over HTTP: ServiceRoot, ComputerSystem (power, boot
-//! override, Reset), EthernetInterfaces, Bios with a Settings resource applied at reset,
-//! SecureBoot, a Manager with a virtual CD, Chassis, and token sessions with a limit.
+//! The Redfish face serves the same node over HTTP or HTTPS (self-signed, as BMCs ship):
+//! ServiceRoot, ComputerSystem (power, boot override with ETags, Reset), EthernetInterfaces,
+//! Bios with a Settings resource applied at reset, SecureBoot, a Manager with a virtual CD,
+//! Chassis, token sessions with a limit, TaskService, UpdateService (SimpleUpdate, multipart
+//! push), an SSE event stream, six vendor profiles ([`Vendor`]) and faults.
 //!
 //! Status against issue 7: the node model, both faces, IPMI fault injection and fleets are
-//! here; vendor profiles, TLS, TaskService/UpdateService/EventService, `$expand`, Redfish faults
-//! and network boot of virtual nodes are not yet.
+//! here; `$expand`, paged collections, event subscriptions with push delivery and network boot of
+//! virtual nodes are not yet.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), bmc_sim::Error> {
@@ -26,7 +28,10 @@
 //! ## Dependencies and why
 //! * `ipmi-proto`: the IPMI BMC side (sessions, cipher suites, commands) this crate puts nodes
 //!   behind; `tokio`: one UDP socket task per BMC; `thiserror`, `tracing`: errors and spans.
-//! * `axum` (HTTP/1 only) and `serde_json`: the Redfish face's routes and JSON bodies.
+//! * `axum` (HTTP/1 only) and `serde_json`: the Redfish face's routes and JSON bodies;
+//!   `futures-core`/`futures-util`: its SSE stream.
+//! * `rustls` and `tokio-rustls` (ring provider), `hyper`/`hyper-util`: HTTPS for the
+//!   Redfish face; `rcgen`: the self-signed certificate BMCs ship with.
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -42,7 +47,7 @@ pub use fault::Faults;
 pub use fleet::{Fleet, FleetConfig, FleetConfigBuilder};
 pub use ipmi::IpmiFace;
 pub use node::{Node, NodeConfig, PowerState};
-pub use redfish::{RedfishConfig, RedfishFace};
+pub use redfish::{RedfishConfig, RedfishFace, TlsIdentity};
 pub use vendor::Vendor;
 
 /// Errors of the simulator.

@@ -39,6 +39,67 @@ pub struct RedfishConfig {
     pub max_sessions: Option<usize>,
     /// Which BMC to behave like.
     pub vendor: Vendor,
+    /// Serve HTTPS with this identity instead of plain HTTP.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A TLS certificate and private key (PEM) for the Redfish face.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    /// The certificate chain, PEM.
+    pub cert_pem: String,
+    /// The private key, PEM.
+    key_pem: String,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("cert_pem", &self.cert_pem.len())
+            .field("key_pem", &"<redacted>")
+            .finish()
+    }
+}
+
+impl TlsIdentity {
+    /// A certificate and key given as PEM.
+    pub fn from_pem(cert_pem: impl Into<String>, key_pem: impl Into<String>) -> Self {
+        TlsIdentity {
+            cert_pem: cert_pem.into(),
+            key_pem: key_pem.into(),
+        }
+    }
+
+    /// A fresh self-signed certificate for `names` (DNS names or IP addresses), as BMCs ship;
+    /// clients pass [`TlsIdentity::cert_pem`] as their CA.
+    pub fn self_signed(names: &[&str]) -> Result<Self, Error> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let ck = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| Error::Config(format!("self-signed certificate: {e}")))?;
+        Ok(TlsIdentity {
+            cert_pem: ck.cert.pem(),
+            key_pem: ck.signing_key.serialize_pem(),
+        })
+    }
+
+    fn server_config(&self) -> Result<rustls::ServerConfig, Error> {
+        use rustls::pki_types::pem::PemObject;
+        let bad = |what: &str, e: &dyn std::fmt::Display| Error::Config(format!("TLS {what}: {e}"));
+        let certs: Vec<rustls::pki_types::CertificateDer<'static>> =
+            rustls::pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad("certificate", &e))?;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| bad("key", &e))?;
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("protocol versions", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("certificate and key", &e))
+    }
 }
 
 impl std::fmt::Debug for RedfishConfig {
@@ -48,6 +109,7 @@ impl std::fmt::Debug for RedfishConfig {
             .field("password", &"<redacted>")
             .field("max_sessions", &self.max_sessions)
             .field("vendor", &self.vendor)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -59,6 +121,7 @@ impl Default for RedfishConfig {
             password: "password".into(),
             max_sessions: None,
             vendor: Vendor::Generic,
+            tls: None,
         }
     }
 }
@@ -141,6 +204,7 @@ impl RedfishFace {
             during: "reading the Redfish face address",
             source,
         })?;
+        let tls = cfg.tls.clone();
         let app = App {
             node,
             face: Arc::new(Mutex::new(FaceState {
@@ -155,11 +219,20 @@ impl RedfishFace {
         };
         let faults = app.faults.clone();
         let router = router(app);
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::debug!(error = %e, "Redfish face stopped");
-            }
-        });
+        let tls = match &tls {
+            Some(id) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(
+                id.server_config()?,
+            ))),
+            None => None,
+        };
+        let task = match tls {
+            None => tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::debug!(error = %e, "Redfish face stopped");
+                }
+            }),
+            Some(acceptor) => tokio::spawn(serve_tls(listener, acceptor, router)),
+        };
         Ok(RedfishFace { addr, task, faults })
     }
 
@@ -171,6 +244,37 @@ impl RedfishFace {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+}
+
+/// HTTPS: a TLS handshake per connection, then the same routes over hyper.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    router: Router,
+) {
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let service = hyper_util::service::TowerToHyperService::new(router);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "HTTPS connection ended");
+            }
+        });
     }
 }
 

@@ -726,3 +726,38 @@ fn redfish_faults_503_latency_and_hang() {
     face.set_faults(bmc_sim::Faults::default());
     assert_eq!(curl(&["-u", "admin:password", &sys]).0, 200);
 }
+
+#[test]
+fn https_with_a_self_signed_certificate() {
+    require("curl", "curl");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = rt
+        .block_on(Fleet::start(
+            FleetConfig::builder()
+                .count(1)
+                .tls(true)
+                .redfish("127.0.0.1:0".parse().unwrap()),
+        ))
+        .unwrap();
+    let url = format!("{}/redfish/v1/Systems/1", f.redfish_url(0).unwrap());
+    assert!(url.starts_with("https://127.0.0.1:"));
+    let ca = std::env::temp_dir().join(format!("bmcsim-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, f.ca_pem().unwrap()).unwrap();
+    // Verified against the certificate as CA.
+    let (code, _, body) = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-u",
+        "admin:password",
+        &url,
+    ]);
+    assert_eq!(code, 200);
+    assert_eq!(json(&body)["PowerState"], "Off");
+    // Without it, curl refuses the self-signed certificate.
+    assert_eq!(curl(&["-u", "admin:password", &url]).0, 0);
+    let _ = std::fs::remove_file(&ca);
+}
