@@ -14,8 +14,8 @@
 //! push), an SSE event stream, six vendor profiles ([`Vendor`]) and faults.
 //!
 //! Status against issue 7: the node model, both faces, IPMI fault injection and fleets are
-//! here; `$expand`, paged collections, event subscriptions with push delivery and network boot of
-//! virtual nodes are not yet.
+//! here, with server-driven paging and `$expand` on the session and task collections; event
+//! subscriptions with push delivery and network boot of virtual nodes are not yet.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), bmc_sim::Error> {

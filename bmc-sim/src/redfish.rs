@@ -516,6 +516,10 @@ async fn service_root(State(app): State<App>) -> Response {
         "TaskService": {"@odata.id": "/redfish/v1/TaskService"},
         "UpdateService": {"@odata.id": "/redfish/v1/UpdateService"},
         "EventService": {"@odata.id": "/redfish/v1/EventService"},
+        "ProtocolFeaturesSupported": {
+            "ExpandQuery": {"ExpandAll": false, "Levels": true, "Links": false, "NoLinks": true, "MaxLevels": 1},
+            "TopSkipQuery": true
+        },
         "Links": {"Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"}}
     }))
     .into_response()
@@ -529,6 +533,68 @@ fn collection(id: &str, odata_type: &str, name: &str, members: &[String]) -> Val
         "Members@odata.count": members.len(),
         "Members": members.iter().map(|m| json!({"@odata.id": m})).collect::<Vec<_>>()
     })
+}
+
+/// Members per page when the client does not ask for a page size (server-driven paging).
+const PAGE: usize = 10;
+
+/// `$top`, `$skip` and `$expand` of a collection request.
+#[derive(Debug, Default)]
+struct Query {
+    top: Option<usize>,
+    skip: usize,
+    expand: bool,
+}
+
+fn query(raw: Option<&str>) -> Query {
+    let mut q = Query::default();
+    for pair in raw.unwrap_or_default().split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "$top" | "%24top" => q.top = v.parse().ok(),
+            "$skip" | "%24skip" => q.skip = v.parse().unwrap_or(0),
+            "$expand" | "%24expand" => q.expand = true,
+            _ => {}
+        }
+    }
+    q
+}
+
+/// A collection page: `members` are (id, expanded body); links unless `$expand` was asked,
+/// `Members@odata.nextLink` when more remain.
+fn paged(
+    id: &str,
+    odata_type: &str,
+    name: &str,
+    members: Vec<(String, Value)>,
+    q: &Query,
+) -> Value {
+    let total = members.len();
+    let top = q.top.unwrap_or(PAGE).max(1);
+    let end = (q.skip + top).min(total);
+    let start = q.skip.min(total);
+    let page: Vec<Value> = members[start..end]
+        .iter()
+        .map(|(m, body)| {
+            if q.expand {
+                body.clone()
+            } else {
+                json!({"@odata.id": m})
+            }
+        })
+        .collect();
+    let mut v = json!({
+        "@odata.id": id,
+        "@odata.type": odata_type,
+        "Name": name,
+        "Members@odata.count": total,
+        "Members": page
+    });
+    if end < total {
+        let expand = if q.expand { "&$expand=." } else { "" };
+        v["Members@odata.nextLink"] = json!(format!("{id}?$skip={end}&$top={top}{expand}"));
+    }
+    v
 }
 
 macro_rules! guard {
@@ -1192,20 +1258,40 @@ async fn session_service(State(app): State<App>, headers: HeaderMap) -> Response
     .into_response()
 }
 
-async fn sessions(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn sessions(
+    State(app): State<App>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
     guard!(app, headers);
-    let ids: Vec<String> = lock(&app.face)
+    let members: Vec<(String, Value)> = lock(&app.face)
         .sessions
         .keys()
-        .map(|id| format!("/redfish/v1/SessionService/Sessions/{id}"))
+        .map(|id| {
+            (
+                format!("/redfish/v1/SessionService/Sessions/{id}"),
+                session_json(&app, id),
+            )
+        })
         .collect();
-    axum::Json(collection(
+    axum::Json(paged(
         "/redfish/v1/SessionService/Sessions",
         "#SessionCollection.SessionCollection",
         "Session Collection",
-        &ids,
+        members,
+        &query(raw.as_deref()),
     ))
     .into_response()
+}
+
+fn session_json(app: &App, id: &str) -> Value {
+    json!({
+        "@odata.id": format!("/redfish/v1/SessionService/Sessions/{id}"),
+        "@odata.type": "#Session.v1_7_0.Session",
+        "Id": id,
+        "Name": "User Session",
+        "UserName": app.cfg.user
+    })
 }
 
 async fn create_session(State(app): State<App>, body: axum::body::Bytes) -> Response {
@@ -1268,14 +1354,7 @@ async fn session(State(app): State<App>, headers: HeaderMap, Path(id): Path<Stri
             "No such session.",
         );
     }
-    axum::Json(json!({
-        "@odata.id": format!("/redfish/v1/SessionService/Sessions/{id}"),
-        "@odata.type": "#Session.v1_7_0.Session",
-        "Id": id,
-        "Name": "User Session",
-        "UserName": app.cfg.user
-    }))
-    .into_response()
+    axum::Json(session_json(&app, &id)).into_response()
 }
 
 async fn delete_session(
@@ -1387,18 +1466,30 @@ async fn task_service(State(app): State<App>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
-async fn tasks(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn tasks(
+    State(app): State<App>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
     guard!(app, headers);
-    let ids: Vec<String> = lock(&app.face)
+    let mut face = lock(&app.face);
+    update_tasks(&app, &mut face);
+    let members: Vec<(String, Value)> = face
         .tasks
-        .keys()
-        .map(|id| format!("/redfish/v1/TaskService/Tasks/{id}"))
+        .iter()
+        .map(|(id, t)| {
+            (
+                format!("/redfish/v1/TaskService/Tasks/{id}"),
+                task_json(*id, t),
+            )
+        })
         .collect();
-    axum::Json(collection(
+    axum::Json(paged(
         "/redfish/v1/TaskService/Tasks",
         "#TaskCollection.TaskCollection",
         "Task Collection",
-        &ids,
+        members,
+        &query(raw.as_deref()),
     ))
     .into_response()
 }

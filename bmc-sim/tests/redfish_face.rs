@@ -761,3 +761,48 @@ fn https_with_a_self_signed_certificate() {
     assert_eq!(curl(&["-u", "admin:password", &url]).0, 0);
     let _ = std::fs::remove_file(&ca);
 }
+
+#[test]
+fn paged_and_expanded_collections() {
+    require("curl", "curl");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = vendor_fleet(&rt, Vendor::Generic);
+    let u = f.redfish_url(0).unwrap();
+    let login = r#"{"UserName":"admin","Password":"password"}"#;
+    let coll = format!("{u}/redfish/v1/SessionService/Sessions");
+    for _ in 0..14 {
+        assert_eq!(curl(&["-X", "POST", "-d", login, &coll]).0, 201);
+    }
+    let (_, _, root) = curl(&[&format!("{u}/redfish/v1/")]);
+    assert_eq!(
+        json(&root)["ProtocolFeaturesSupported"]["ExpandQuery"]["Levels"],
+        true
+    );
+    // Server-driven paging: 10 members, then a nextLink to the rest.
+    let (_, _, body) = curl(&["-u", "admin:password", &coll]);
+    let page1 = json(&body);
+    assert_eq!(page1["Members@odata.count"], 14);
+    assert_eq!(page1["Members"].as_array().unwrap().len(), 10);
+    let next = page1["Members@odata.nextLink"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, _, body) = curl(&["-g", "-u", "admin:password", &format!("{u}{next}")]);
+    let page2 = json(&body);
+    assert_eq!(page2["Members"].as_array().unwrap().len(), 4);
+    assert!(page2.get("Members@odata.nextLink").is_none());
+    // $expand embeds the members themselves.
+    let (_, _, body) = curl(&[
+        "-g",
+        "-u",
+        "admin:password",
+        &format!("{coll}?$expand=.&$top=3"),
+    ]);
+    let exp = json(&body);
+    assert_eq!(exp["Members"][0]["UserName"], "admin");
+    assert_eq!(exp["Members"].as_array().unwrap().len(), 3);
+}
