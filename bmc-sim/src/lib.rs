@@ -31,7 +31,8 @@
 //! * `axum` (HTTP/1 only) and `serde_json`: the Redfish face's routes and JSON bodies;
 //!   `futures-core`/`futures-util`: its SSE stream.
 //! * `rustls` and `tokio-rustls` (ring provider), `hyper`/`hyper-util`: HTTPS for the
-//!   Redfish face; `rcgen`: the self-signed certificate BMCs ship with.
+//!   Redfish face, and the HEAD request InsertMedia makes to check an image exists
+//!   (`http-body-util`); `rcgen`: the self-signed certificate BMCs ship with.
 #![forbid(unsafe_code)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]

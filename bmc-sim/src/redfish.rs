@@ -1189,6 +1189,14 @@ async fn insert_media(
             "The parameters Inserted and WriteProtected are not supported on the action InsertMedia.",
         );
     }
+    // A BMC fetches the image: check that it is there before saying it is inserted.
+    if let Err(why) = head(image).await {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.CouldNotEstablishConnection",
+            &format!("The service failed to establish a connection with the URI '{image}': {why}."),
+        );
+    }
     let mut face = lock(&app.face);
     if face.media.is_some() {
         return error(
@@ -1371,6 +1379,45 @@ async fn delete_session(
         );
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// HEAD an `http://` URL (HTTPS images are accepted without the check): Ok on a 2xx.
+async fn head(url: &str) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Ok(());
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let fetch = async {
+        let tcp = tokio::net::TcpStream::connect(&addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let req = hyper::Request::head(path)
+            .header(header::HOST, authority)
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("it answered {}", resp.status()))
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), fetch)
+        .await
+        .map_err(|_| "no answer within 5 s".to_string())?
 }
 
 /// One event record of an EventService stream.

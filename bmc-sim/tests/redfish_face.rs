@@ -31,6 +31,40 @@ fn curl(args: &[&str]) -> (u16, String, String) {
     )
 }
 
+/// A tiny image server: 200 for paths ending in `.iso`, 404 otherwise; returns its base URL.
+fn image_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut first = String::new();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            if r.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while r.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("");
+            let status = if path.ends_with(".iso") {
+                "200 OK"
+            } else {
+                "404 Not Found"
+            };
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    base
+}
+
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
@@ -260,19 +294,36 @@ fn curl_drives_the_redfish_face_and_ipmi_sees_the_same_node() {
     assert_eq!(json(&body)["MACAddress"], "02:00:00:00:00:01");
     // The generic (DMTF-like) profile keeps virtual media under the system.
     let cd = "/redfish/v1/Systems/1/VirtualMedia/CD";
+    let images = image_server();
+    let iso = format!("{images}/boot.iso");
+    let missing = format!(r#"{{"Image":"{images}/nothing.img"}}"#);
+    let (code, _, body) = curl(&[
+        "-u",
+        basic,
+        "-X",
+        "POST",
+        "-d",
+        &missing,
+        &url(&format!("{cd}/Actions/VirtualMedia.InsertMedia")),
+    ]);
+    assert_eq!(code, 400, "a missing image is refused: {body}");
+    assert_eq!(
+        json(&body)["error"]["code"],
+        "Base.1.8.CouldNotEstablishConnection"
+    );
     let (code, _, _) = curl(&[
         "-u",
         basic,
         "-X",
         "POST",
         "-d",
-        r#"{"Image":"http://127.0.0.1/boot.iso"}"#,
+        &format!(r#"{{"Image":"{iso}"}}"#),
         &url(&format!("{cd}/Actions/VirtualMedia.InsertMedia")),
     ]);
     assert_eq!(code, 204);
     let (_, _, body) = curl(&["-u", basic, &url(cd)]);
     assert_eq!(json(&body)["Inserted"], true);
-    assert_eq!(json(&body)["Image"], "http://127.0.0.1/boot.iso");
+    assert_eq!(json(&body)["Image"], iso.as_str());
     let (code, _, _) = curl(&[
         "-u",
         basic,
@@ -500,7 +551,10 @@ fn vendor_profiles_reproduce_the_field_quirks() {
             "-X",
             "POST",
             "-d",
-            r#"{"Image":"http://127.0.0.1/a.iso","Inserted":true,"WriteProtected":true}"#,
+            &format!(
+                r#"{{"Image":"{}/a.iso","Inserted":true,"WriteProtected":true}}"#,
+                image_server()
+            ),
             &insert
         ])
         .0,
@@ -513,7 +567,7 @@ fn vendor_profiles_reproduce_the_field_quirks() {
             "-X",
             "POST",
             "-d",
-            r#"{"Image":"http://127.0.0.1/a.iso"}"#,
+            &format!(r#"{{"Image":"{}/a.iso"}}"#, image_server()),
             &insert
         ])
         .0,
