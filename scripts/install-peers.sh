@@ -10,6 +10,16 @@ declare -A PEERS=(
   [ipmipower]=freeipmi-tools
   [bmc-info]=freeipmi-tools
   [tshark]=tshark
+  [qemu-img]=qemu-utils
+  [gzip]=gzip
+  [zstd]=zstd
+  [xz]=xz-utils
+  [bzip2]=bzip2
+  [curl]=curl
+  [atftp]=atftp
+  [tftp]=tftp-hpa
+  [busybox]=busybox
+  [ip]=iproute2
 )
 
 missing=()

@@ -18,7 +18,7 @@ step "cargo clippy (all targets, all features)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "protocol crates: sans-IO core alone, and with every feature"
-for crate in ipmi-proto; do
+for crate in ipmi-proto pxe; do
   cargo build -p "$crate" --no-default-features
   cargo build -p "$crate" --all-features
 done

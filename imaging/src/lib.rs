@@ -1,9 +1,89 @@
 //! # imaging
 //!
-//! Block-image streamer: raw, qcow2 and compressed images from files or HTTP onto disks.
+//! Streams an OS image onto a disk at the speed of the disk, verified, without staging it: raw,
+//! qcow2 (v2 and v3, zlib- and zstd-compressed clusters) and gzip/zstd/xz/bzip2 streams of raw
+//! images, from a local file or any [`Source`], to a regular file or any [`Target`].
 //!
-//! **Status: not yet implemented.** This crate holds its place in the workspace layout; its
-//! scope and acceptance criteria are tracked in issue 6. It exports nothing yet, so that
-//! nobody builds on an API that does not exist.
+//! ```
+//! use imaging::{FileSource, FileTarget, WriteOptions, write_image};
+//! # let dir = tempfile::tempdir()?;
+//! # let src_path = dir.path().join("disk.raw");
+//! # let mut img = vec![0u8; 8 << 20];
+//! # img[5 << 20] = 1;
+//! # std::fs::write(&src_path, &img)?;
+//! # let sha = { let mut h = imaging::Hasher::new(imaging::Algorithm::Sha256); h.update(&img); h.finish().hex() };
+//! let mut source = FileSource::open(&src_path)?;
+//! let mut target = FileTarget::create(dir.path().join("out.img"))?;
+//! let options = WriteOptions::builder()
+//!     .checksum(format!("sha256:{sha}").parse()?)
+//!     .verify(true)
+//!     .build()?;
+//! let summary = write_image(&mut source, &mut target, &options)?;
+//! assert_eq!(summary.image_size, 8 << 20);
+//! assert_eq!(summary.bytes_written, 4096); // the rest stays a hole
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## How it works
+//!
+//! * **Format** ([`Format::detect`]): magic bytes, overridable. A compressed stream's content is
+//!   detected again after decompression (raw; a qcow2 inside a compressed stream is refused).
+//! * **Pipeline** ([`write_image`]): an input thread reads the source into pooled 4 MiB
+//!   page-aligned buffers and hands each to a hasher thread (checksum over the bytes as
+//!   downloaded) and to the decoder; the decoder's output goes to a writer thread that skips
+//!   4 KiB zero blocks on targets that read back zeros and writes the rest with positioned
+//!   writes. A local sparse raw image read without a checksum has only its data extents read
+//!   (`SEEK_DATA`). Channels are bounded and buffers come from fixed pools, so memory stays bounded
+//!   (about `2 × buffers × buffer_size`, 64 MiB by default, plus the qcow2 map).
+//! * **qcow2** ([`qcow2`]): header, L1 and L2 tables are read and validated first, then the file
+//!   is streamed once in file order. See the module docs for what is refused.
+//! * **Success** means: every byte decoded, the checksum (if given) matched, the target was
+//!   flushed with fsync, and (if asked) read back and compared.
+//!
+//! The core is plain Rust over the [`Source`] and [`Target`] traits (no async runtime, no
+//! network): an HTTP source with resume fits [`Source`] and is planned next.
+//!
+//! ## Not yet
+//!
+//! HTTP sources, checksum-file URLs, block-device targets (discard, BLKZEROOUT, O_DIRECT),
+//! GPT backup-header relocation and config drives are later passes (issue 6). O_DIRECT is not
+//! used: its aligned I/O is possible without `unsafe` but is left for the block-device pass.
+//!
+//! ## Dependencies and why
+//!
+//! * `flate2` with the `zlib-rs` backend: gzip streams and zlib (raw deflate) qcow2 clusters;
+//!   zlib-rs is pure Rust and 3.6× faster than system zlib here. Its CRC-32 also serves the
+//!   read-back verification.
+//! * `zstd` (libzstd): zstd streams and zstd qcow2 clusters; about 3× faster than pure-Rust
+//!   `ruzstd`.
+//! * `liblzma` with `parallel` (bundled liblzma, built statically): xz streams, decoded on
+//!   several threads when the file has several blocks (`xz -T`).
+//! * `bzip2` (pure-Rust libbz2-rs backend): bzip2 streams.
+//! * `sha2`, `md-5` (RustCrypto), `hex`: checksums (SHA-NI is picked at run time); MD5 only on
+//!   request, for legacy images.
+//! * `rustix` (safe syscall wrappers): `SEEK_DATA`/`SEEK_HOLE` so that the holes of a sparse
+//!   local raw image are not read when no checksum needs them, and `posix_fadvise` (sequential
+//!   read-ahead on sources; dropping the target's cached pages before a read-back).
+//! * `thiserror`: the one [`Error`] type; `tracing`: spans per run and per pipeline thread.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+
+mod buffer;
+mod checksum;
+mod error;
+mod format;
+mod pipeline;
+pub mod qcow2;
+mod source;
+mod target;
+
+pub use checksum::{Algorithm, Checksum, Hasher};
+pub use error::{Error, Qcow2Error, Result, Stage};
+pub use format::{DETECT_LEN, Format};
+pub use pipeline::{
+    CancelToken, Phase, Progress, ProgressFn, Summary, WriteOptions, WriteOptionsBuilder,
+    ZERO_BLOCK, write_image,
+};
+pub use source::{FileSource, SeekableSource, Source, StreamSource};
+pub use target::{FileTarget, MemoryTarget, Target};

@@ -1,9 +1,37 @@
 //! # pxe
 //!
-//! DHCPv4, ProxyDHCP, TFTP and HTTP-boot primitives that real firmware boots from.
+//! Network-boot primitives that real firmware boots from: TFTP (a sans-IO transfer state
+//! machine and a tokio server) and the PXE side of DHCPv4 (option codecs, request
+//! classification and boot decisions as pure functions, an address pool, and a tokio
+//! ProxyDHCP / DHCP / port-4011 server).
 //!
-//! **Status: not yet implemented.** This crate holds its place in the workspace layout; its
-//! scope and acceptance criteria are tracked in issue 5. It exports nothing yet, so that
-//! nobody builds on an API that does not exist.
+//! ## Layers
+//!
+//! ```text
+//!  tftp::server (tokio) ── one socket per transfer ──► tftp::transfer::ReadTransfer (sans-IO)
+//!                                                        │ reads tftp::source::Content
+//!  dhcp::classify(request bytes) ─► ClientInfo ─► dhcp::decide(.., &dyn BootBackend) ─► reply
+//! ```
+//!
+//! ## Dependencies and why
+//!
+//! * `dhcproto`: the DHCPv4 message frame for the replies we build (its encoder splits long
+//!   options per RFC 3396). Requests are read with our own panic-free option walker, because
+//!   dhcproto refuses a whole message for one malformed option and asserts on some lengths.
+//! * `nom`: the parsers of the PXE parts of DHCP (options 43, 60, 77, 93, 94, 97, 175) and of
+//!   the raw option area (bounded, panic-free on any input).
+//! * `thiserror`: the crate's one [`Error`] type; `tracing`: a span per transfer and per
+//!   request, a log line per decision.
+//! * `tokio` and `socket2` (optional, feature `tokio`, on by default): the TFTP and DHCP
+//!   servers; socket2 sizes the socket buffers (the TFTP window is capped by what the kernel
+//!   grants) and binds DHCP sockets to one interface for broadcasts.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod dhcp;
+mod error;
+pub mod tftp;
+
+pub use error::{Error, Result};

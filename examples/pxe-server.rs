@@ -1,0 +1,168 @@
+//! `pxe-server`: serve network boot from a directory over TFTP (and DHCP when asked),
+//! logging every decision.
+//!
+//! ```text
+//! cargo run --release --example pxe-server -- --root DIR [--tftp ADDR:PORT]
+//!     [--max-blksize N] [--max-window N] [--max-per-client N] [--tftp-tasks]
+//!     [--dhcp ADDR:PORT [--proxy] --pool FIRST-LAST --netmask MASK [--router IP]]
+//!     [--next-server IP] [--http-base URL] [--ipxe-script URL]
+//! ```
+//!
+//! TFTP listens on `0.0.0.0:69` by default (use `--tftp 127.0.0.1:6969` to run unprivileged).
+//! With `--dhcp`, a DHCP server answers netboot clients: ProxyDHCP (boot information only,
+//! beside another DHCP server) with `--proxy`, otherwise a full server leasing from `--pool`.
+//! `RUST_LOG=debug` shows every transfer's negotiation.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use pxe::dhcp::BootPolicy;
+use pxe::dhcp::server::{DhcpServer, Pool};
+use pxe::tftp::server::{Driver, TftpServer};
+use pxe::tftp::source::DirSource;
+use pxe::tftp::transfer::TransferConfig;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pxe-server",
+    about = "TFTP (and DHCP) network-boot server for a directory"
+)]
+struct Args {
+    /// Directory served over TFTP.
+    #[arg(long)]
+    root: PathBuf,
+    /// TFTP listen address.
+    #[arg(long, default_value = "0.0.0.0:69")]
+    tftp: SocketAddr,
+    /// Largest TFTP block size granted (path MTU minus 32 on real networks).
+    #[arg(long, default_value_t = 65464)]
+    max_blksize: u16,
+    /// Largest TFTP window granted (RFC 7440).
+    #[arg(long, default_value_t = 64)]
+    max_window: u16,
+    /// Most concurrent transfers per client address.
+    #[arg(long, default_value_t = 16)]
+    max_per_client: usize,
+    /// Drive TFTP transfers as tokio tasks instead of one thread each.
+    #[arg(long)]
+    tftp_tasks: bool,
+    /// Most concurrent transfers in all.
+    #[arg(long, default_value_t = 1024)]
+    max_transfers: usize,
+    /// DHCP listen address (e.g. 0.0.0.0:67); no DHCP without it.
+    #[arg(long)]
+    dhcp: Option<SocketAddr>,
+    /// Network interface for DHCP broadcasts (SO_BINDTODEVICE).
+    #[arg(long)]
+    interface: Option<String>,
+    /// ProxyDHCP: boot information only, beside another DHCP server.
+    #[arg(long)]
+    proxy: bool,
+    /// Address pool FIRST-LAST (full DHCP mode).
+    #[arg(long)]
+    pool: Option<String>,
+    /// Subnet mask (full DHCP mode).
+    #[arg(long, default_value = "255.255.255.0")]
+    netmask: Ipv4Addr,
+    /// Router (full DHCP mode).
+    #[arg(long)]
+    router: Option<Ipv4Addr>,
+    /// The TFTP server clients are told to use (and the DHCP server identifier).
+    #[arg(long)]
+    next_server: Option<Ipv4Addr>,
+    /// Base URL of the HTTP server for UEFI HTTP boot and iPXE scripts.
+    #[arg(long)]
+    http_base: Option<String>,
+    /// iPXE script URL handed to iPXE clients (default HTTP_BASE/boot.ipxe).
+    #[arg(long)]
+    ipxe_script: Option<String>,
+    /// DHCP client port replies are sent to (68; change only for tests).
+    #[arg(long, default_value_t = 68)]
+    client_port: u16,
+}
+
+fn parse_pool(s: &str) -> anyhow::Result<(Ipv4Addr, Ipv4Addr)> {
+    let (a, b) = s.split_once('-').context("--pool takes FIRST-LAST")?;
+    Ok((a.trim().parse()?, b.trim().parse()?))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let root =
+        DirSource::new(&args.root).with_context(|| format!("TFTP root {}", args.root.display()))?;
+    let cfg = TransferConfig::builder()
+        .max_blksize(args.max_blksize)
+        .max_window(args.max_window)
+        .build();
+    let tftp = TftpServer::builder(Arc::new(root))
+        .listen(args.tftp)
+        .transfer_config(cfg)
+        .max_per_client(args.max_per_client)
+        .max_transfers(args.max_transfers)
+        .driver(if args.tftp_tasks {
+            Driver::Task
+        } else {
+            Driver::Thread
+        })
+        .bind()
+        .await?;
+    tracing::info!(addr = %tftp.local_addr()?, root = %args.root.display(), "TFTP serving");
+    let tftp_task = tftp.spawn();
+
+    let dhcp_task = match args.dhcp {
+        None => None,
+        Some(addr) => {
+            let next = match (args.next_server, args.tftp.ip()) {
+                (Some(ip), _) => ip,
+                (None, std::net::IpAddr::V4(ip)) if !ip.is_unspecified() => ip,
+                _ => bail!("--dhcp needs --next-server (the address clients reach TFTP at)"),
+            };
+            let http_base = args
+                .http_base
+                .clone()
+                .unwrap_or_else(|| format!("http://{next}"));
+            let mut policy = BootPolicy::new(next, http_base);
+            if let Some(url) = &args.ipxe_script {
+                policy = policy.with_ipxe_script(url.clone());
+            }
+            let mut b = DhcpServer::builder(policy)
+                .listen(addr)
+                .client_port(args.client_port);
+            if let Some(i) = &args.interface {
+                b = b.interface(i.clone());
+            }
+            if args.proxy {
+                b = b.proxy();
+            } else {
+                let Some(pool) = &args.pool else {
+                    bail!("full DHCP mode needs --pool FIRST-LAST (or use --proxy)")
+                };
+                let (first, last) = parse_pool(pool)?;
+                let mut p = Pool::new(first, last, args.netmask)?;
+                if let Some(r) = args.router {
+                    p = p.with_router(r);
+                }
+                b = b.pool(p);
+            }
+            let server = b.bind().await?;
+            tracing::info!(addr = %server.local_addr()?, proxy = args.proxy, "DHCP serving");
+            Some(server.spawn())
+        }
+    };
+
+    tokio::select! {
+        r = tftp_task => { r??; }
+        r = async { match dhcp_task { Some(t) => t.await, None => std::future::pending().await } } => { r??; }
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+    }
+    Ok(())
+}

@@ -1,0 +1,510 @@
+//! The TFTP server (feature `tokio`): read-only, one socket per transfer on an ephemeral port
+//! (RFC 1350), concurrency bounded globally and per client, socket buffers sized for
+//! `windowsize x blksize` (the window granted is capped by the buffer the kernel grants).
+//!
+//! The listening socket is served by a tokio task that never blocks; each transfer is
+//! driven by a thread with a blocking socket ([`Driver::Thread`], the default: lock-step
+//! TFTP is bound by the latency of each block, and a blocking `recv` wakes fastest) or by a
+//! tokio task ([`Driver::Task`]). Both drive the same sans-IO
+//! [`ReadTransfer`](super::transfer::ReadTransfer).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pxe::Error> {
+//! use std::sync::Arc;
+//! use pxe::tftp::server::TftpServer;
+//! use pxe::tftp::source::DirSource;
+//! let root = DirSource::new("/srv/tftp").map_err(|e| pxe::Error::Io {
+//!     during: "opening the root", message: e.to_string() })?;
+//! let server = TftpServer::builder(Arc::new(root))
+//!     .listen("127.0.0.1:6969".parse().unwrap())
+//!     .max_transfers(1000)
+//!     .max_per_client(8)
+//!     .bind()
+//!     .await?;
+//! server.run().await
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tracing::Instrument;
+
+use super::packet::{ErrorCode, Packet, error_packet};
+use super::source::{FileSource, OpenRequest};
+use super::transfer::{Outcome, ReadTransfer, TransferConfig};
+use crate::error::{Error, Result};
+
+fn lock<S>(m: &Mutex<S>) -> std::sync::MutexGuard<'_, S> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Builds a [`TftpServer`].
+pub struct TftpServerBuilder {
+    source: Arc<dyn FileSource>,
+    listen: SocketAddr,
+    transfer: TransferConfig,
+    max_transfers: usize,
+    max_per_client: usize,
+    socket_buffer: usize,
+    driver: Driver,
+}
+
+impl std::fmt::Debug for TftpServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TftpServerBuilder")
+            .field("listen", &self.listen)
+            .field("transfer", &self.transfer)
+            .field("max_transfers", &self.max_transfers)
+            .field("max_per_client", &self.max_per_client)
+            .field("socket_buffer", &self.socket_buffer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TftpServerBuilder {
+    /// Listen address (default `0.0.0.0:69`; tests use `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+    /// Transfer limits (block size, window, timeout, retries).
+    pub fn transfer_config(mut self, cfg: TransferConfig) -> Self {
+        self.transfer = cfg;
+        self
+    }
+    /// Most transfers at once (default 1024); requests beyond get ERROR 0 "server busy".
+    pub fn max_transfers(mut self, n: usize) -> Self {
+        self.max_transfers = n.max(1);
+        self
+    }
+    /// Most transfers at once from one client address (default 16).
+    pub fn max_per_client(mut self, n: usize) -> Self {
+        self.max_per_client = n.max(1);
+        self
+    }
+    /// Send buffer asked for each transfer socket (default 4 MiB; the kernel may grant
+    /// less, and the window is capped by what it grants).
+    pub fn socket_buffer(mut self, bytes: usize) -> Self {
+        self.socket_buffer = bytes;
+        self
+    }
+    /// How transfers are driven (default [`Driver::Thread`]).
+    pub fn driver(mut self, driver: Driver) -> Self {
+        self.driver = driver;
+        self
+    }
+    /// Bind the listening socket.
+    pub async fn bind(self) -> Result<TftpServer> {
+        let socket = bind_udp(self.listen, 1 << 20, 1 << 20)
+            .map_err(|e| Error::io("binding the TFTP socket", &e))?;
+        Ok(TftpServer {
+            socket,
+            shared: Arc::new(Shared {
+                source: self.source,
+                transfer: self.transfer,
+                max_transfers: self.max_transfers,
+                max_per_client: self.max_per_client,
+                socket_buffer: self.socket_buffer,
+                driver: self.driver,
+                active: Mutex::new(Active::default()),
+            }),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Active {
+    total: usize,
+    per_client: HashMap<IpAddr, usize>,
+    /// The request each running transfer answers: a retransmitted RRQ (same client port,
+    /// same bytes) is not a new transfer.
+    requests: HashMap<SocketAddr, Vec<u8>>,
+}
+
+struct Shared {
+    source: Arc<dyn FileSource>,
+    transfer: TransferConfig,
+    max_transfers: usize,
+    max_per_client: usize,
+    socket_buffer: usize,
+    driver: Driver,
+    active: Mutex<Active>,
+}
+
+/// Releases a transfer's slot when dropped.
+struct Slot {
+    shared: Arc<Shared>,
+    client: IpAddr,
+    peer: SocketAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut a = lock(&self.shared.active);
+        a.requests.remove(&self.peer);
+        a.total = a.total.saturating_sub(1);
+        if let Some(n) = a.per_client.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                a.per_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// A read-only TFTP server.
+pub struct TftpServer {
+    socket: UdpSocket,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TftpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TftpServer")
+            .field("local_addr", &self.socket.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+fn bind_udp(addr: SocketAddr, rcv: usize, snd: usize) -> std::io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    // Best effort: the kernel may grant less.
+    let _ = s.set_recv_buffer_size(rcv);
+    let _ = s.set_send_buffer_size(snd);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
+impl TftpServer {
+    /// A builder serving `source`.
+    pub fn builder(source: Arc<dyn FileSource>) -> TftpServerBuilder {
+        TftpServerBuilder {
+            source,
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 69),
+            transfer: TransferConfig::default(),
+            max_transfers: 1024,
+            max_per_client: 16,
+            socket_buffer: 4 << 20,
+            driver: Driver::default(),
+        }
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.socket
+            .local_addr()
+            .map_err(|e| Error::io("reading the local address", &e))
+    }
+
+    /// Run on a new task.
+    pub fn spawn(self) -> tokio::task::JoinHandle<Result<()>> {
+        tokio::spawn(self.run())
+    }
+
+    /// Serve until the task is dropped or aborted.
+    pub async fn run(self) -> Result<()> {
+        let span = tracing::info_span!("tftp", addr = ?self.socket.local_addr().ok());
+        self.serve().instrument(span).await
+    }
+
+    async fn serve(self) -> Result<()> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let (n, from) = match self.socket.recv_from(&mut buf).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!(error = %e, "recv_from");
+                    continue;
+                }
+            };
+            let reply = self.on_datagram(&buf[..n], from);
+            if let Some(reply) = reply {
+                if let Err(e) = self.socket.send_to(&reply, from).await {
+                    tracing::debug!(error = %e, %from, "send_to");
+                }
+            }
+        }
+    }
+
+    /// Handle one datagram on the listening port; an ERROR to send back, if any.
+    fn on_datagram(&self, data: &[u8], from: SocketAddr) -> Option<Vec<u8>> {
+        let packet = match Packet::parse(data) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(client = %from, error = %e, "malformed request refused");
+                return Some(error_packet(
+                    ErrorCode::IllegalOperation,
+                    "malformed request",
+                ));
+            }
+        };
+        let req = match packet {
+            Packet::Rrq(r) => r,
+            Packet::Wrq(r) => {
+                tracing::info!(client = %from, file = %r.filename, "write request refused (read-only)");
+                return Some(error_packet(ErrorCode::AccessViolation, "read-only server"));
+            }
+            // Never answer an ERROR with an ERROR.
+            Packet::Error { .. } => return None,
+            _ => {
+                tracing::debug!(client = %from, "stray packet on the listening port");
+                return Some(error_packet(
+                    ErrorCode::UnknownTransferId,
+                    "unknown transfer id",
+                ));
+            }
+        };
+        if let Err(r) = super::transfer::check_mode(&req) {
+            tracing::info!(client = %from, file = %req.filename, mode = %req.mode, "unsupported mode refused");
+            return Some(error_packet(r.code, &r.message));
+        }
+        // Admission: global and per-client bounds.
+        {
+            let mut a = lock(&self.shared.active);
+            if a.requests.get(&from).is_some_and(|r| r.as_slice() == data) {
+                tracing::debug!(client = %from, "retransmitted request ignored (transfer running)");
+                return None;
+            }
+            let mine = a.per_client.get(&from.ip()).copied().unwrap_or(0);
+            if a.total >= self.shared.max_transfers || mine >= self.shared.max_per_client {
+                tracing::warn!(client = %from, file = %req.filename, total = a.total, mine,
+                    "transfer refused: server busy");
+                return Some(error_packet(ErrorCode::NotDefined, "server busy"));
+            }
+            a.total += 1;
+            *a.per_client.entry(from.ip()).or_insert(0) += 1;
+            a.requests.insert(from, data.to_vec());
+        }
+        let slot = Slot {
+            shared: self.shared.clone(),
+            client: from.ip(),
+            peer: from,
+        };
+        // The request borrows the receive buffer: keep an owned copy for the task.
+        let owned = data.to_vec();
+        let local_ip = self
+            .socket
+            .local_addr()
+            .map(|a| a.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let span = tracing::info_span!("tftp_transfer", client = %from, file = %req.filename);
+        match self.shared.driver {
+            Driver::Task => {
+                tokio::spawn(run_task(slot, owned, from, local_ip).instrument(span));
+            }
+            _ => {
+                let spawned = std::thread::Builder::new()
+                    .name("tftp-transfer".into())
+                    .stack_size(256 << 10)
+                    .spawn(move || {
+                        let _entered = span.entered();
+                        run_thread(slot, owned, from, local_ip);
+                    });
+                if let Err(e) = spawned {
+                    tracing::warn!(error = %e, "cannot start a transfer thread");
+                    return Some(error_packet(ErrorCode::NotDefined, "server busy"));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// How each transfer is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Driver {
+    /// A thread per transfer with a blocking socket (the default): the lowest latency per
+    /// lock-step block, as tftpd-hpa's process per transfer has.
+    #[default]
+    Thread,
+    /// A tokio task per transfer: no thread per transfer, a little more latency per packet.
+    Task,
+}
+
+/// Open the transfer socket (connected to the client, on an ephemeral port: its port is
+/// the server's TID) and the content; `None` when the request was refused (the ERROR is
+/// sent) or the socket could not be opened.
+fn prepare(
+    shared: &Shared,
+    req: &super::packet::Request<'_>,
+    peer: SocketAddr,
+    local_ip: IpAddr,
+) -> Option<(std::net::UdpSocket, ReadTransfer)> {
+    let addr = SocketAddr::new(local_ip, 0);
+    let open_socket = || -> std::io::Result<socket2::Socket> {
+        let s = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        let _ = s.set_recv_buffer_size(256 << 10);
+        let _ = s.set_send_buffer_size(shared.socket_buffer);
+        s.bind(&addr.into())?;
+        s.connect(&peer.into())?;
+        Ok(s)
+    };
+    let socket = match open_socket() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open a transfer socket");
+            return None;
+        }
+    };
+    let granted = socket.send_buffer_size().unwrap_or(shared.socket_buffer);
+    let socket: std::net::UdpSocket = socket.into();
+    let mut cfg = shared.transfer.clone();
+    cfg.max_window_bytes = cfg.max_window_bytes.min(granted);
+    let content = match shared.source.open(&OpenRequest::new(req.filename, peer)) {
+        Ok(c) => c,
+        Err(e) => {
+            let (code, message) = e.to_tftp();
+            tracing::info!(%code, reason = %message, "request refused");
+            let _ = socket.send(&error_packet(code, &message));
+            return None;
+        }
+    };
+    let t = ReadTransfer::new(req, content, &cfg, Instant::now());
+    let neg = t.negotiated();
+    tracing::debug!(
+        blksize = neg.blksize,
+        windowsize = neg.windowsize,
+        timeout_s = neg.timeout.as_secs(),
+        oack = ?neg.oack,
+        "transfer started"
+    );
+    Some((socket, t))
+}
+
+fn report(t: &ReadTransfer, start: Instant) {
+    let elapsed = start.elapsed();
+    match t.outcome() {
+        Some(Outcome::Complete { bytes, blocks }) => {
+            let mib_s = *bytes as f64 / 1_048_576.0 / elapsed.as_secs_f64().max(1e-9);
+            tracing::info!(bytes, blocks, ms = elapsed.as_millis() as u64,
+                mib_s = format!("{mib_s:.1}"), stats = ?t.stats(), "transfer complete");
+        }
+        Some(Outcome::SizeProbe) => {
+            tracing::info!("size probe ended by the client (ERROR 8 after OACK), not a failure");
+        }
+        Some(o) => tracing::warn!(outcome = ?o, stats = ?t.stats(), "transfer failed"),
+        None => tracing::warn!(stats = ?t.stats(), "transfer abandoned"),
+    }
+}
+
+fn run_thread(slot: Slot, request: Vec<u8>, peer: SocketAddr, local_ip: IpAddr) {
+    let Ok(Packet::Rrq(req)) = Packet::parse(&request) else {
+        return;
+    };
+    let Some((socket, mut t)) = prepare(&slot.shared, &req, peer, local_ip) else {
+        return;
+    };
+    let start = Instant::now();
+    let mut out = Vec::with_capacity(usize::from(t.negotiated().blksize) + 4);
+    let mut rbuf = vec![0u8; 65536];
+    // The read timeout is the retransmission timeout: set once; the core checks its own
+    // deadline when the read times out.
+    let _ = socket.set_read_timeout(Some(t.negotiated().timeout));
+    loop {
+        while t.poll_transmit(&mut out) {
+            if let Err(e) = socket.send(&out) {
+                tracing::trace!(error = %e, "send");
+                break;
+            }
+        }
+        if t.is_done() {
+            break;
+        }
+        match socket.recv(&mut rbuf) {
+            Ok(n) => t.handle_datagram(Instant::now(), &rbuf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                t.handle_timeout(Instant::now());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                // The client's port is gone (ICMP port unreachable on a connected socket).
+                tracing::debug!(error = %e, "client unreachable");
+                break;
+            }
+        }
+    }
+    report(&t, start);
+    drop(slot);
+}
+
+async fn run_task(slot: Slot, request: Vec<u8>, peer: SocketAddr, local_ip: IpAddr) {
+    let Ok(Packet::Rrq(req)) = Packet::parse(&request) else {
+        return;
+    };
+    let Some((socket, mut t)) = prepare(&slot.shared, &req, peer, local_ip) else {
+        return;
+    };
+    let socket = match socket
+        .set_nonblocking(true)
+        .and_then(|()| UdpSocket::from_std(socket))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot register the transfer socket");
+            return;
+        }
+    };
+    let start = Instant::now();
+    let mut out = Vec::with_capacity(usize::from(t.negotiated().blksize) + 4);
+    let mut rbuf = vec![0u8; 65536];
+    let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+    let sleep = tokio::time::sleep_until(far());
+    tokio::pin!(sleep);
+    loop {
+        while t.poll_transmit(&mut out) {
+            if let Err(e) = socket.send(&out).await {
+                // ENOBUFS and friends: the retransmission timer recovers.
+                tracing::trace!(error = %e, "send");
+                break;
+            }
+        }
+        if t.is_done() {
+            break;
+        }
+        // One timer for the whole transfer, moved only when it would fire too late (or has
+        // fired): no timer registration per packet. An early wake-up is harmless, the core
+        // checks its own deadline.
+        if let Some(d) = t.poll_timeout() {
+            let d = tokio::time::Instant::from_std(d);
+            if sleep.deadline() > d {
+                sleep.as_mut().reset(d);
+            }
+        }
+        tokio::select! {
+            biased;
+            r = socket.recv(&mut rbuf) => match r {
+                Ok(n) => t.handle_datagram(Instant::now(), &rbuf[..n]),
+                Err(e) => {
+                    tracing::debug!(error = %e, "client unreachable");
+                    break;
+                }
+            },
+            () = &mut sleep => {
+                t.handle_timeout(Instant::now());
+                let next = t.poll_timeout().map_or(far(), tokio::time::Instant::from_std);
+                sleep.as_mut().reset(next);
+            }
+        }
+    }
+    report(&t, start);
+    drop(slot);
+}
