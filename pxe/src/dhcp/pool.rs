@@ -105,16 +105,16 @@ impl Pool {
     }
 
     fn hold(&mut self, mac: Mac, ip: Ipv4Addr, until: Instant) {
-        if let Some(old) = self.leases.insert(mac, Lease { ip, expires: until }) {
-            if old.ip != ip {
-                self.owners.remove(&old.ip);
-            }
+        if let Some(old) = self.leases.insert(mac, Lease { ip, expires: until })
+            && old.ip != ip
+        {
+            self.owners.remove(&old.ip);
         }
         // Taking over an expired lease: its old holder loses it.
-        if let Some(prev) = self.owners.insert(ip, mac) {
-            if prev != mac {
-                self.leases.remove(&prev);
-            }
+        if let Some(prev) = self.owners.insert(ip, mac)
+            && prev != mac
+        {
+            self.leases.remove(&prev);
         }
     }
 

@@ -232,27 +232,26 @@ impl VendorClass {
             undi: None,
             rest: String::new(),
         };
-        if let Some(t) = tail.strip_prefix(":Arch:") {
-            if let Some(a) = t
+        if let Some(t) = tail.strip_prefix(":Arch:")
+            && let Some(a) = t
                 .get(..5)
                 .and_then(|d| digits(d, 5))
                 .and_then(|a| u16::try_from(a).ok())
+        {
+            v.arch = Some(Arch(a));
+            tail = &t[5..];
+            if let Some(u) = tail.strip_prefix(":UNDI:")
+                && let (Some(maj), Some(min)) = (
+                    u.get(..3)
+                        .and_then(|d| digits(d, 3))
+                        .and_then(|x| u8::try_from(x).ok()),
+                    u.get(3..6)
+                        .and_then(|d| digits(d, 3))
+                        .and_then(|x| u8::try_from(x).ok()),
+                )
             {
-                v.arch = Some(Arch(a));
-                tail = &t[5..];
-                if let Some(u) = tail.strip_prefix(":UNDI:") {
-                    if let (Some(maj), Some(min)) = (
-                        u.get(..3)
-                            .and_then(|d| digits(d, 3))
-                            .and_then(|x| u8::try_from(x).ok()),
-                        u.get(3..6)
-                            .and_then(|d| digits(d, 3))
-                            .and_then(|x| u8::try_from(x).ok()),
-                    ) {
-                        v.undi = Some((maj, min));
-                        tail = &u[6..];
-                    }
-                }
+                v.undi = Some((maj, min));
+                tail = &u[6..];
             }
         }
         v.rest = tail.to_string();

@@ -227,10 +227,10 @@ impl TftpServer {
                 }
             };
             let reply = self.on_datagram(&buf[..n], from);
-            if let Some(reply) = reply {
-                if let Err(e) = self.socket.send_to(&reply, from).await {
-                    tracing::debug!(error = %e, %from, "send_to");
-                }
+            if let Some(reply) = reply
+                && let Err(e) = self.socket.send_to(&reply, from).await
+            {
+                tracing::debug!(error = %e, %from, "send_to");
             }
         }
     }
