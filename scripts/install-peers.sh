@@ -51,3 +51,10 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 echo "install-peers: all peers present"
+
+# --- redfish-client: sushy-emulator (pip sushy-tools) in .venv-peers/ ---------------------------
+# Used by redfish-client/tests/sushy.rs. Needs python3 with venv (Debian: python3-venv) and
+# openssl; the script installs nothing system-wide.
+"$(dirname "$0")/peers/sushy.sh" >/dev/null
+echo "install-peers: sushy-emulator present in .venv-peers/"
+# --- end redfish-client ----------------------------------------------------------------------------

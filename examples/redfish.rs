@@ -1,0 +1,402 @@
+//! `redfish`: a small Redfish command line over `redfish-client`.
+//!
+//! ```text
+//! cargo run --release --example redfish -- --url URL -u USER -p PASS [--ca-cert FILE | --insecure] \
+//!     [--auth session|basic|none] COMMAND
+//! ```
+//!
+//! COMMAND is one of `inventory`, `power SYSTEM on|off|force-off|restart|force-restart|graceful-shutdown|nmi|status`,
+//! `boot SYSTEM pxe|hdd|cd|bios|none [--once|--continuous] [--uefi|--legacy]`,
+//! `media insert SYSTEM IMAGE-URL`, `media eject SYSTEM`, `bios SYSTEM [get | set KEY=VALUE...]`,
+//! `get PATH`. SYSTEM is a system `Id`, a path, or `all`. Exit 0 on success; otherwise the
+//! service's message on stderr and exit code 1.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use redfish_client::model::{BootMode, BootSource, ComputerSystem, EthernetInterface, ResetType};
+use redfish_client::ops::{BootOverride, InsertMedia};
+use redfish_client::{AuthMethod, Client};
+
+#[derive(Parser, Debug)]
+#[command(name = "redfish", about = "Redfish client for one BMC")]
+struct Args {
+    /// Service URL, e.g. https://10.0.0.42 or http://127.0.0.1:8000.
+    #[arg(long)]
+    url: String,
+    /// User name.
+    #[arg(short = 'u', long, default_value = "")]
+    user: String,
+    /// Password (or set REDFISH_PASSWORD).
+    #[arg(
+        short = 'p',
+        long,
+        env = "REDFISH_PASSWORD",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    password: String,
+    /// PEM file of the CA that signed the BMC's certificate.
+    #[arg(long, conflicts_with = "insecure")]
+    ca_cert: Option<std::path::PathBuf>,
+    /// Accept any TLS certificate (lab networks only).
+    #[arg(long)]
+    insecure: bool,
+    /// How to authenticate.
+    #[arg(long, value_enum, default_value = "session")]
+    auth: Auth,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Auth {
+    Session,
+    Basic,
+    None,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Every system (id, manufacturer, model, power, boot override, MACs), manager and media slot.
+    Inventory,
+    /// Power control or status.
+    Power {
+        /// System id, path, or `all`.
+        system: String,
+        /// on, off (graceful), force-off, restart (graceful), force-restart, graceful-shutdown, nmi, status.
+        action: PowerCmd,
+    },
+    /// Set the boot override.
+    Boot {
+        /// System id, path, or `all`.
+        system: String,
+        /// Boot device.
+        target: BootTarget,
+        /// Next boot only (default).
+        #[arg(long, conflicts_with = "continuous")]
+        once: bool,
+        /// Every boot.
+        #[arg(long)]
+        continuous: bool,
+        /// UEFI mode.
+        #[arg(long, conflicts_with = "legacy")]
+        uefi: bool,
+        /// Legacy BIOS mode.
+        #[arg(long)]
+        legacy: bool,
+    },
+    /// Virtual media.
+    Media {
+        #[command(subcommand)]
+        action: MediaCmd,
+    },
+    /// Read or stage BIOS attributes.
+    Bios {
+        /// System id, path, or `all`.
+        system: String,
+        /// `get` (default) or `set KEY=VALUE...`.
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// GET any path and print its JSON.
+    Get {
+        /// e.g. /redfish/v1/Managers.
+        path: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MediaCmd {
+    /// Insert an image (a URL the BMC can reach) into the CD slot.
+    Insert {
+        /// System id, path, or `all`.
+        system: String,
+        /// Image URL.
+        image: String,
+    },
+    /// Eject the CD slot.
+    Eject {
+        /// System id, path, or `all`.
+        system: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PowerCmd {
+    On,
+    Off,
+    ForceOff,
+    Restart,
+    ForceRestart,
+    GracefulShutdown,
+    Nmi,
+    Status,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BootTarget {
+    Pxe,
+    Hdd,
+    Cd,
+    Bios,
+    None,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let client = match build(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = run(&client, args.command).await;
+    // Always end the session, even after a failure (BMCs have few session slots).
+    let closed = client.close().await;
+    match (result, closed) {
+        (Ok(()), Ok(())) => ExitCode::SUCCESS,
+        (Err(e), _) => {
+            // The client's errors already name their cause; others get their whole chain.
+            match e.downcast_ref::<redfish_client::Error>() {
+                Some(e) => eprintln!("error: {e}"),
+                None => eprintln!("error: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+        (Ok(()), Err(e)) => {
+            eprintln!("error: closing the session: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(args: &Args) -> anyhow::Result<Client> {
+    let method = match args.auth {
+        Auth::Session => AuthMethod::Session,
+        Auth::Basic => AuthMethod::Basic,
+        Auth::None => AuthMethod::None,
+    };
+    let mut b = Client::builder(&args.url).auth(method, &args.user, &args.password);
+    if let Some(ca) = &args.ca_cert {
+        b = b.ca_cert_pem(std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?);
+    }
+    if args.insecure {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    Ok(b.build()?)
+}
+
+async fn systems(client: &Client, which: &str) -> anyhow::Result<Vec<ComputerSystem>> {
+    if which == "all" {
+        let all = client.systems().await?;
+        if all.is_empty() {
+            bail!("the service has no systems");
+        }
+        Ok(all)
+    } else {
+        Ok(vec![client.system(which).await?])
+    }
+}
+
+fn label(s: &ComputerSystem) -> String {
+    s.id.clone()
+        .or_else(|| s.odata.id.as_ref().map(|i| i.to_string()))
+        .unwrap_or_default()
+}
+
+fn or_dash(v: Option<impl ToString>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+async fn run(client: &Client, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Inventory => inventory(client).await,
+        Command::Power { system, action } => {
+            for s in systems(client, &system).await? {
+                let reset = match action {
+                    PowerCmd::Status => {
+                        println!("{}: {}", label(&s), or_dash(s.power_state.as_ref()));
+                        continue;
+                    }
+                    PowerCmd::On => ResetType::On,
+                    PowerCmd::Off | PowerCmd::GracefulShutdown => ResetType::GracefulShutdown,
+                    PowerCmd::ForceOff => ResetType::ForceOff,
+                    PowerCmd::Restart => ResetType::GracefulRestart,
+                    PowerCmd::ForceRestart => ResetType::ForceRestart,
+                    PowerCmd::Nmi => ResetType::Nmi,
+                };
+                client.reset(&s, reset.clone()).await?;
+                println!("{}: {reset} requested", label(&s));
+            }
+            Ok(())
+        }
+        Command::Boot {
+            system,
+            target,
+            continuous,
+            uefi,
+            legacy,
+            ..
+        } => {
+            let source = match target {
+                BootTarget::Pxe => BootSource::Pxe,
+                BootTarget::Hdd => BootSource::Hdd,
+                BootTarget::Cd => BootSource::Cd,
+                BootTarget::Bios => BootSource::BiosSetup,
+                BootTarget::None => BootSource::None,
+            };
+            let mut req = match (source, continuous) {
+                (BootSource::None, _) => BootOverride::disabled(),
+                (s, true) => BootOverride::continuous(s),
+                (s, false) => BootOverride::once(s),
+            };
+            if uefi {
+                req = req.mode(BootMode::Uefi);
+            } else if legacy {
+                req = req.mode(BootMode::Legacy);
+            }
+            for s in systems(client, &system).await? {
+                client.set_boot_override(&s, &req).await?;
+                println!(
+                    "{}: boot override {} ({})",
+                    label(&s),
+                    req.target,
+                    req.enabled
+                );
+            }
+            Ok(())
+        }
+        Command::Media {
+            action: MediaCmd::Insert { system, image },
+        } => {
+            for s in systems(client, &system).await? {
+                let slot = client.insert_media(&s, &InsertMedia::new(&image)).await?;
+                println!("{}: {} inserted in {}", label(&s), image, or_dash(slot.id));
+            }
+            Ok(())
+        }
+        Command::Media {
+            action: MediaCmd::Eject { system },
+        } => {
+            for s in systems(client, &system).await? {
+                client.eject_media(&s).await?;
+                println!("{}: ejected", label(&s));
+            }
+            Ok(())
+        }
+        Command::Bios { system, args } => {
+            let set = match args.first().map(String::as_str) {
+                None | Some("get") if args.len() <= 1 => None,
+                Some("set") if args.len() > 1 => {
+                    let mut attrs = serde_json::Map::new();
+                    for kv in &args[1..] {
+                        let (k, v) = kv
+                            .split_once('=')
+                            .with_context(|| format!("{kv}: expected KEY=VALUE"))?;
+                        // Numbers and booleans as such, everything else as a string.
+                        let value = match serde_json::from_str::<serde_json::Value>(v) {
+                            Ok(j @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                                j
+                            }
+                            _ => serde_json::Value::String(v.to_owned()),
+                        };
+                        attrs.insert(k.to_owned(), value);
+                    }
+                    Some(attrs)
+                }
+                _ => bail!("usage: bios SYSTEM [get | set KEY=VALUE...]"),
+            };
+            for s in systems(client, &system).await? {
+                match &set {
+                    None => {
+                        let bios = client.bios(&s).await?;
+                        for (k, v) in &bios.attributes {
+                            println!(
+                                "{}: {k}={}",
+                                label(&s),
+                                v.as_str()
+                                    .map(str::to_owned)
+                                    .unwrap_or_else(|| v.to_string())
+                            );
+                        }
+                    }
+                    Some(attrs) => {
+                        client.set_bios_attributes(&s, attrs.clone(), None).await?;
+                        println!("{}: {} attribute(s) staged", label(&s), attrs.len());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Get { path } => {
+            let v = client.get_json(&path).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(())
+        }
+    }
+}
+
+async fn inventory(client: &Client) -> anyhow::Result<()> {
+    let root = client.service_root().await?;
+    println!(
+        "service: {} (Redfish {}, vendor {})",
+        or_dash(root.name.as_ref()),
+        or_dash(root.redfish_version.as_ref()),
+        client.quirks().await?.vendor()
+    );
+    for s in client.systems().await? {
+        let boot = s.boot.clone().unwrap_or_default();
+        let mut macs = Vec::new();
+        if let Some(link) = &s.ethernet_interfaces {
+            for nic in client
+                .members::<EthernetInterface>(link.id().as_str())
+                .await?
+            {
+                macs.extend(nic.mac_address);
+            }
+        }
+        println!(
+            "system {}: manufacturer={} model={} power={} boot={}/{}/{} macs={}",
+            label(&s),
+            or_dash(s.manufacturer.as_ref()),
+            or_dash(s.model.as_ref()),
+            or_dash(s.power_state.as_ref()),
+            or_dash(boot.boot_source_override_target.as_ref()),
+            or_dash(boot.boot_source_override_enabled.as_ref()),
+            or_dash(boot.boot_source_override_mode.as_ref()),
+            if macs.is_empty() {
+                "-".into()
+            } else {
+                macs.join(",")
+            }
+        );
+        for vm in client.virtual_media(&s).await? {
+            let types: Vec<String> = vm.media_types.iter().map(ToString::to_string).collect();
+            println!(
+                "  media {}: types={} inserted={} image={}",
+                or_dash(vm.id.as_ref()),
+                types.join(","),
+                vm.has_media(),
+                vm.image.as_deref().filter(|i| !i.is_empty()).unwrap_or("-")
+            );
+        }
+    }
+    for m in client.managers().await? {
+        println!(
+            "manager {}: type={} model={} firmware={}",
+            or_dash(m.id.as_ref()),
+            or_dash(m.manager_type.as_ref()),
+            or_dash(m.model.as_ref()),
+            or_dash(m.firmware_version.as_ref())
+        );
+    }
+    Ok(())
+}
