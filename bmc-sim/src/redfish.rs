@@ -597,16 +597,56 @@ fn paged(
     v
 }
 
-macro_rules! guard {
-    ($app:expr, $headers:expr) => {
-        if let Some(r) = unauthorized(&$app, &$headers) {
-            return r;
+/// An authenticated request (basic authentication or a session token), or the Redfish 401.
+struct Authed;
+
+impl axum::extract::FromRequestParts<App> for Authed {
+    type Rejection = Response;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &App,
+    ) -> Result<Self, Response> {
+        match unauthorized(app, &parts.headers) {
+            Some(r) => Err(r),
+            None => Ok(Authed),
         }
-    };
+    }
 }
 
-async fn systems(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+/// An authenticated request on this service's system: the `{id}` of the path is checked.
+struct OnSystem;
+
+impl axum::extract::FromRequestParts<App> for OnSystem {
+    type Rejection = Response;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &App,
+    ) -> Result<Self, Response> {
+        Authed::from_request_parts(parts, app).await?;
+        let params: Path<BTreeMap<String, String>> = Path::from_request_parts(parts, app)
+            .await
+            .map_err(|_| not_found())?;
+        match params.get("id").and_then(|id| wrong_system(app, id)) {
+            Some(r) => Err(r),
+            None => Ok(OnSystem),
+        }
+    }
+}
+
+/// A JSON request body, or the Redfish MalformedJSON error.
+struct JsonBody(Value);
+
+impl axum::extract::FromRequest<App> for JsonBody {
+    type Rejection = Response;
+    async fn from_request(req: axum::extract::Request, app: &App) -> Result<Self, Response> {
+        let bytes = axum::body::Bytes::from_request(req, app)
+            .await
+            .map_err(|e| e.into_response())?;
+        parse_json(&bytes).map(JsonBody).map_err(|r| *r)
+    }
+}
+
+async fn systems(State(app): State<App>, _: Authed) -> Response {
     let sys = app.p.system_path();
     axum::Json(collection(
         "/redfish/v1/Systems",
@@ -629,11 +669,7 @@ fn target_name(p: &Profile, d: BootDevice) -> &'static str {
     }
 }
 
-async fn system(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
+async fn system(State(app): State<App>, _: OnSystem) -> Response {
     let sys = app.p.system_path();
     let version = lock(&app.face).system_version;
     let mut node = lock(&app.node);
@@ -705,17 +741,9 @@ fn parse_json(body: &[u8]) -> Result<Value, Box<Response>> {
 async fn patch_system(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
+    _: OnSystem,
+    JsonBody(v): JsonBody,
 ) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
     if let Some(r) = not_ready(&app) {
         return r;
     }
@@ -825,20 +853,7 @@ async fn patch_system(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn reset(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+async fn reset(State(app): State<App>, _: OnSystem, JsonBody(v): JsonBody) -> Response {
     let control = match v.get("ResetType").and_then(Value::as_str) {
         Some("On") => ChassisControl::PowerUp,
         Some("ForceOff") => ChassisControl::PowerDown,
@@ -893,11 +908,7 @@ async fn reset(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn nics(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
+async fn nics(State(app): State<App>, _: OnSystem) -> Response {
     let sys = app.p.system_path();
     let n = lock(&app.node).config().macs.len();
     let members: Vec<String> = (1..=n)
@@ -914,10 +925,9 @@ async fn nics(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>
 
 async fn nic(
     State(app): State<App>,
-    headers: HeaderMap,
+    _: Authed,
     Path((id, nic)): Path<(String, usize)>,
 ) -> Response {
-    guard!(app, headers);
     if let Some(r) = wrong_system(&app, &id) {
         return r;
     }
@@ -948,11 +958,7 @@ async fn nic(
     .into_response()
 }
 
-async fn bios(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
+async fn bios(State(app): State<App>, _: OnSystem) -> Response {
     let sys = app.p.system_path();
     let attrs = lock(&app.node).bios.clone();
     axum::Json(json!({
@@ -970,15 +976,7 @@ async fn bios(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>
     .into_response()
 }
 
-async fn bios_settings(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
+async fn bios_settings(State(app): State<App>, _: OnSystem) -> Response {
     let sys = app.p.system_path();
     let pending = lock(&app.face).bios_pending.clone();
     axum::Json(json!({
@@ -993,18 +991,9 @@ async fn bios_settings(
 
 async fn patch_bios_settings(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
+    _: OnSystem,
+    JsonBody(v): JsonBody,
 ) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
     let Some(attrs) = v.get("Attributes").and_then(Value::as_object) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -1019,15 +1008,7 @@ async fn patch_bios_settings(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn secure_boot(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
+async fn secure_boot(State(app): State<App>, _: OnSystem) -> Response {
     let sys = app.p.system_path();
     let on = lock(&app.node).secure_boot;
     axum::Json(json!({
@@ -1042,20 +1023,7 @@ async fn secure_boot(
     .into_response()
 }
 
-async fn patch_secure_boot(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    guard!(app, headers);
-    if let Some(r) = wrong_system(&app, &id) {
-        return r;
-    }
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+async fn patch_secure_boot(State(app): State<App>, _: OnSystem, JsonBody(v): JsonBody) -> Response {
     let Some(on) = v.get("SecureBootEnable").and_then(Value::as_bool) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -1067,8 +1035,7 @@ async fn patch_secure_boot(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn managers(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+async fn managers(State(app): State<App>, _: Authed) -> Response {
     axum::Json(collection(
         "/redfish/v1/Managers",
         "#ManagerCollection.ManagerCollection",
@@ -1078,8 +1045,7 @@ async fn managers(State(app): State<App>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
-async fn manager(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(app, headers);
+async fn manager(State(app): State<App>, _: Authed, Path(id): Path<String>) -> Response {
     if id != app.p.manager_id {
         return not_found();
     }
@@ -1104,11 +1070,10 @@ async fn manager(State(app): State<App>, headers: HeaderMap, Path(id): Path<Stri
 
 async fn media_collection(
     State(app): State<App>,
-    headers: HeaderMap,
+    _: Authed,
     uri: axum::http::Uri,
     Path(id): Path<String>,
 ) -> Response {
-    guard!(app, headers);
     if let Some(r) = wrong_media_parent(&app, &uri, &id) {
         return r;
     }
@@ -1123,11 +1088,10 @@ async fn media_collection(
 
 async fn media(
     State(app): State<App>,
-    headers: HeaderMap,
+    _: Authed,
     uri: axum::http::Uri,
     Path(id): Path<String>,
 ) -> Response {
-    guard!(app, headers);
     if let Some(r) = wrong_media_parent(&app, &uri, &id) {
         return r;
     }
@@ -1153,19 +1117,14 @@ async fn media(
 
 async fn insert_media(
     State(app): State<App>,
-    headers: HeaderMap,
+    _: Authed,
     uri: axum::http::Uri,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(v): JsonBody,
 ) -> Response {
-    guard!(app, headers);
     if let Some(r) = wrong_media_parent(&app, &uri, &id) {
         return r;
     }
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
     let Some(image) = v.get("Image").and_then(Value::as_str) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -1211,11 +1170,10 @@ async fn insert_media(
 
 async fn eject_media(
     State(app): State<App>,
-    headers: HeaderMap,
+    _: Authed,
     uri: axum::http::Uri,
     Path(id): Path<String>,
 ) -> Response {
-    guard!(app, headers);
     if let Some(r) = wrong_media_parent(&app, &uri, &id) {
         return r;
     }
@@ -1223,8 +1181,7 @@ async fn eject_media(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn chassis_collection(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+async fn chassis_collection(_: Authed) -> Response {
     axum::Json(collection(
         "/redfish/v1/Chassis",
         "#ChassisCollection.ChassisCollection",
@@ -1234,8 +1191,7 @@ async fn chassis_collection(State(app): State<App>, headers: HeaderMap) -> Respo
     .into_response()
 }
 
-async fn chassis(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+async fn chassis(State(app): State<App>, _: Authed) -> Response {
     let sys = app.p.system_path();
     let mgr = app.p.manager_path();
     let on = lock(&app.node).power() == PowerState::On;
@@ -1252,8 +1208,7 @@ async fn chassis(State(app): State<App>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
-async fn session_service(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+async fn session_service(_: Authed) -> Response {
     axum::Json(json!({
         "@odata.id": "/redfish/v1/SessionService",
         "@odata.type": "#SessionService.v1_1_8.SessionService",
@@ -1268,10 +1223,9 @@ async fn session_service(State(app): State<App>, headers: HeaderMap) -> Response
 
 async fn sessions(
     State(app): State<App>,
-    headers: HeaderMap,
+    _: Authed,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
-    guard!(app, headers);
     let members: Vec<(String, Value)> = lock(&app.face)
         .sessions
         .keys()
@@ -1302,11 +1256,7 @@ fn session_json(app: &App, id: &str) -> Value {
     })
 }
 
-async fn create_session(State(app): State<App>, body: axum::body::Bytes) -> Response {
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+async fn create_session(State(app): State<App>, JsonBody(v): JsonBody) -> Response {
     let user = v.get("UserName").and_then(Value::as_str);
     let pass = v.get("Password").and_then(Value::as_str);
     if user != Some(app.cfg.user.as_str()) || pass != Some(app.cfg.password.as_str()) {
@@ -1353,8 +1303,7 @@ async fn create_session(State(app): State<App>, body: axum::body::Bytes) -> Resp
     r
 }
 
-async fn session(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    guard!(app, headers);
+async fn session(State(app): State<App>, _: Authed, Path(id): Path<String>) -> Response {
     if !lock(&app.face).sessions.contains_key(&id) {
         return error(
             StatusCode::NOT_FOUND,
@@ -1365,12 +1314,7 @@ async fn session(State(app): State<App>, headers: HeaderMap, Path(id): Path<Stri
     axum::Json(session_json(&app, &id)).into_response()
 }
 
-async fn delete_session(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    guard!(app, headers);
+async fn delete_session(State(app): State<App>, _: Authed, Path(id): Path<String>) -> Response {
     if lock(&app.face).sessions.remove(&id).is_none() {
         return error(
             StatusCode::NOT_FOUND,
@@ -1500,8 +1444,7 @@ fn start_task(app: &App, name: &str, installs: String) -> Response {
     r
 }
 
-async fn task_service(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+async fn task_service(_: Authed) -> Response {
     axum::Json(json!({
         "@odata.id": "/redfish/v1/TaskService",
         "@odata.type": "#TaskService.v1_2_0.TaskService",
@@ -1515,10 +1458,9 @@ async fn task_service(State(app): State<App>, headers: HeaderMap) -> Response {
 
 async fn tasks(
     State(app): State<App>,
-    headers: HeaderMap,
+    _: Authed,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
-    guard!(app, headers);
     let mut face = lock(&app.face);
     update_tasks(&app, &mut face);
     let members: Vec<(String, Value)> = face
@@ -1541,8 +1483,7 @@ async fn tasks(
     .into_response()
 }
 
-async fn task(State(app): State<App>, headers: HeaderMap, Path(id): Path<u32>) -> Response {
-    guard!(app, headers);
+async fn task(State(app): State<App>, _: Authed, Path(id): Path<u32>) -> Response {
     let mut face = lock(&app.face);
     update_tasks(&app, &mut face);
     match face.tasks.get(&id) {
@@ -1551,8 +1492,7 @@ async fn task(State(app): State<App>, headers: HeaderMap, Path(id): Path<u32>) -
     }
 }
 
-async fn update_service(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+async fn update_service(_: Authed) -> Response {
     axum::Json(json!({
         "@odata.id": "/redfish/v1/UpdateService",
         "@odata.type": "#UpdateService.v1_11_0.UpdateService",
@@ -1578,16 +1518,7 @@ fn version_of(image: &str) -> String {
         .to_string()
 }
 
-async fn simple_update(
-    State(app): State<App>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    guard!(app, headers);
-    let v = match parse_json(&body) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
+async fn simple_update(State(app): State<App>, _: Authed, JsonBody(v): JsonBody) -> Response {
     let Some(uri) = v.get("ImageURI").and_then(Value::as_str) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -1607,10 +1538,9 @@ async fn simple_update(
 
 async fn push_update(
     State(app): State<App>,
-    headers: HeaderMap,
+    _: Authed,
     mut multipart: axum::extract::Multipart,
 ) -> Response {
-    guard!(app, headers);
     let mut image: Option<(String, usize)> = None;
     let mut has_parameters = false;
     loop {
@@ -1655,8 +1585,7 @@ async fn push_update(
     }
 }
 
-async fn event_service(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+async fn event_service(_: Authed) -> Response {
     axum::Json(json!({
         "@odata.id": "/redfish/v1/EventService",
         "@odata.type": "#EventService.v1_10_0.EventService",
@@ -1669,8 +1598,7 @@ async fn event_service(State(app): State<App>, headers: HeaderMap) -> Response {
 }
 
 /// Server-sent events: resets and completed tasks, as `data:` JSON records.
-async fn sse(State(app): State<App>, headers: HeaderMap) -> Response {
-    guard!(app, headers);
+async fn sse(State(app): State<App>, _: Authed) -> Response {
     let mut rx = app.events.subscribe();
     let app2 = app.clone();
     let stream = async_stream(move |tx| async move {
