@@ -645,16 +645,36 @@ impl Client {
         body: Option<&[u8]>,
         if_match: Option<&str>,
     ) -> Result<Response> {
+        self.send_with(method, path, body, if_match, true).await
+    }
+
+    /// [`Client::send`], choosing whether credentials go with the request (the service root
+    /// is read without them unless basic authentication is in use).
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+        if_match: Option<&str>,
+        with_auth: bool,
+    ) -> Result<Response> {
         let span = tracing::debug_span!("redfish", %method, path, host = self.inner.base.host_str().unwrap_or(""));
         async {
             let policy = &self.inner.retry;
             let mut relogged = false;
             let mut attempt = 0u32;
             loop {
-                let delay = match self.send_once(&method, path, body, if_match, true).await {
+                let delay = match self
+                    .send_once(&method, path, body, if_match, with_auth)
+                    .await
+                {
                     Ok((resp, generation)) => {
                         let code = resp.status.as_u16();
-                        if code == 401 && self.inner.auth == AuthMethod::Session && !relogged {
+                        if code == 401
+                            && with_auth
+                            && self.inner.auth == AuthMethod::Session
+                            && !relogged
+                        {
                             tracing::debug!("401: logging in again");
                             relogged = true;
                             self.relogin(generation).await?;
@@ -921,9 +941,10 @@ impl Client {
             .root
             .get_or_try_init(|| async {
                 let path = "/redfish/v1/";
-                let (resp, _) = self
-                    .send_once(
-                        &Method::GET,
+                // Retried like any idempotent read: a BMC busy at start-up answers 503 here.
+                let resp = self
+                    .send_with(
+                        Method::GET,
                         path,
                         None,
                         None,
