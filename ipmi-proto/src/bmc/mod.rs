@@ -636,44 +636,25 @@ impl Responder {
             return Ok(None);
         }
         s.last_seen = now;
-        let requested = m.role & 0x0f;
-        let name_only = m.role & 0x10 != 0;
-        let mut status = RakpStatus::NoErrors;
-        let user = users.iter().position(|u| u.enabled && u.name == m.username);
-        match user.map(|i| &users[i]) {
-            None => status = RakpStatus::UnauthorizedName,
-            Some(u) => {
-                let p = Privilege::from_u8(requested);
-                match p {
-                    None => status = RakpStatus::InvalidRole,
-                    Some(p) if p > u.max_privilege || requested > s.requested => {
-                        status = RakpStatus::UnauthorizedRole
-                    }
-                    Some(p) if !name_only && p != u.max_privilege => {
-                        // Name + privilege lookup: the user must hold exactly this level.
-                        status = RakpStatus::UnauthorizedName
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
         let console_sid = s.console_sid;
-        if status != RakpStatus::NoErrors {
-            self.stats.auth_failures += 1;
-            self.sessions.remove(&m.bmc_session_id);
-            let r = Rakp2 {
-                tag: m.tag,
-                status,
-                console_session_id: console_sid,
-                bmc_random: [0; 16],
-                bmc_guid: [0; 16],
-                code: Vec::new(),
-            };
-            let mut out = BytesMut::new();
-            r.emit(&mut out);
-            return Ok(Some(self.reply_v20(PayloadType::Rakp2, &out)?));
-        }
-        let user = user.unwrap_or_default();
+        let user = match lookup_user(users, &m, s.requested) {
+            Ok(u) => u,
+            Err(status) => {
+                self.stats.auth_failures += 1;
+                self.sessions.remove(&m.bmc_session_id);
+                let r = Rakp2 {
+                    tag: m.tag,
+                    status,
+                    console_session_id: console_sid,
+                    bmc_random: [0; 16],
+                    bmc_guid: [0; 16],
+                    code: Vec::new(),
+                };
+                let mut out = BytesMut::new();
+                r.emit(&mut out);
+                return Ok(Some(self.reply_v20(PayloadType::Rakp2, &out)?));
+            }
+        };
         let transcript = RakpTranscript {
             console_session_id: console_sid,
             bmc_session_id: m.bmc_session_id,
@@ -994,6 +975,31 @@ impl Responder {
             Ok(data) => req.response(CompletionCode::Ok, data),
             Err(cc) => req.response(cc, Vec::new()),
         }
+    }
+}
+
+/// The user RAKP 1 names, if it may have the role asked for: its index, or the status that
+/// refuses it. `opened_max` is the privilege Open Session allowed.
+fn lookup_user(
+    users: &[User],
+    m: &Rakp1,
+    opened_max: u8,
+) -> std::result::Result<usize, RakpStatus> {
+    let requested = m.role & 0x0f;
+    let name_only = m.role & 0x10 != 0;
+    let i = users
+        .iter()
+        .position(|u| u.enabled && u.name == m.username)
+        .ok_or(RakpStatus::UnauthorizedName)?;
+    let u = &users[i];
+    match Privilege::from_u8(requested) {
+        None => Err(RakpStatus::InvalidRole),
+        Some(p) if p > u.max_privilege || requested > opened_max => {
+            Err(RakpStatus::UnauthorizedRole)
+        }
+        // Name + privilege lookup: the user must hold exactly this level.
+        Some(p) if !name_only && p != u.max_privilege => Err(RakpStatus::UnauthorizedName),
+        Some(_) => Ok(i),
     }
 }
 
