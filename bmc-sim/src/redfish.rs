@@ -721,6 +721,10 @@ async fn system(State(app): State<App>, _: OnSystem) -> Response {
             }
         }
     });
+    let mut body = body;
+    if app.p.media_under_system {
+        body["VirtualMedia"] = json!({"@odata.id": app.p.media_path()});
+    }
     let mut r = axum::Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&app.p.etag(version)) {
         r.headers_mut().insert(header::ETAG, v);

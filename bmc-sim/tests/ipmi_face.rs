@@ -1,7 +1,11 @@
 //! The IPMI face of virtual nodes, driven by ipmitool, FreeIPMI and ipmi-proto's client, with
 //! faults injected.
 
+mod common;
+
 use std::process::Command;
+
+use common::require;
 use std::time::Duration;
 
 use bmc_sim::{Faults, Fleet, FleetConfig, PowerState};
@@ -9,16 +13,6 @@ use ipmi_proto::Error;
 use ipmi_proto::client::{Client, PowerAction};
 use ipmi_proto::cmd::chassis::{BootDevice, BootMode};
 use ipmi_proto::session::{SessionConfig, SuiteChoice};
-
-fn require(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "peer missing: `{program}` (Debian package `{package}`); run scripts/test.sh"
-    );
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

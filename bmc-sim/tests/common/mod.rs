@@ -1,0 +1,75 @@
+//! Helpers shared by bmc-sim's tests: peers, curl, a tiny image server.
+#![allow(dead_code, unreachable_pub)]
+
+use std::process::Command;
+
+/// Fail (never skip) when a peer program is missing.
+pub fn require(program: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "peer missing: `{program}` (Debian package `{package}`); run scripts/test.sh"
+    );
+}
+
+/// curl: returns (status, headers, body).
+pub fn curl(args: &[&str]) -> (u16, String, String) {
+    let mut a = vec!["-s", "-D", "-", "-o", "/dev/stdout", "-w", "\n%{http_code}"];
+    a.extend_from_slice(args);
+    let o = Command::new("curl").args(&a).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (rest, code) = out.rsplit_once('\n').unwrap();
+    let (headers, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+    (
+        code.trim().parse().unwrap(),
+        headers.to_string(),
+        body.to_string(),
+    )
+}
+
+/// A tiny image server: 200 for paths ending in `.iso`, 404 otherwise; returns its base URL.
+pub fn image_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut first = String::new();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            if r.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while r.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("");
+            let status = if path.ends_with(".iso") {
+                "200 OK"
+            } else {
+                "404 Not Found"
+            };
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    base
+}
+
+pub fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+pub fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+    headers.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
