@@ -92,3 +92,31 @@ $T/ipmi_sessions --addr 127.0.0.1:39700 --count 4000 --label bmc-sim | tee "$out
 $T/ipmi_sessions --addr 127.0.0.1:39623 --count 1000 --label ipmi_sim | tee "$out/s_ipmisim"
 a=$(awk '{ print $(NF-1) }' "$out/s_bmcsim"); b=$(awk '{ print $(NF-1) }' "$out/s_ipmisim")
 printf 'ratio bmc-sim/ipmi_sim sessions/s: %.2fx\n' "$(calc "$a / $b")"
+
+echo
+echo "== Redfish: client cost per GET of a ComputerSystem, and fleet power state, on bmc-sim's Redfish face"
+cargo build --release -q -p benches --bin redfish_bench
+scripts/peers/sushy.sh >/dev/null
+PY=.venv-peers/bin/python
+$T/examples/bmc-sim --ipmi 127.0.0.1:41000 --redfish 127.0.0.1:42000 --count 1000 >"$out/rf.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 300); do grep -q "node-00999" "$out/rf.log" && break; sleep 0.1; done
+RF=http://127.0.0.1:42000
+SYSP=/redfish/v1/Systems/1
+$T/redfish_bench client $RF $SYSP 3000 | tee "$out/rf_ours"
+$T/redfish_bench client $RF $SYSP 20000 16 | tee "$out/rf_ours16"
+$PY benches/peers/sushy_bench.py get $RF $SYSP 500 | tee "$out/rf_sushy"
+t0=$(now); for i in $(seq 1 200); do curl -s -u admin:password "$RF$SYSP" >/dev/null; done; t1=$(now)
+printf 'curl (a process per GET): 200 GETs in %.3f s: %.0f req/s\n' "$(calc "$t1 - $t0")" "$(calc "200 / ($t1 - $t0)")"
+$T/redfish_bench ceiling $RF $SYSP 20000 16 | tee "$out/rf_ceiling"
+# "...: R req/s, C req per CPU-second"
+ours_cpu=$(awk '{ print $(NF-3) }' "$out/rf_ours"); sushy_cpu=$(awk '{ print $(NF-3) }' "$out/rf_sushy")
+ours_rps=$(awk '{ print $(NF-5) }' "$out/rf_ours16"); ceiling=$(awk '{ print $(NF-1) }' "$out/rf_ceiling")
+printf 'ratio redfish-client/sushy, requests per CPU-second: %.1fx (target >= 10x)\n' "$(calc "$ours_cpu / $sushy_cpu")"
+printf 'ratio service ceiling (bare HTTP client)/redfish-client, 16 at a time: %.2fx (target <= 1.5x)\n' "$(calc "$ceiling / $ours_rps")"
+$T/redfish_bench fleet 42000 1000 | tee "$out/rf_fleet_ours"
+$PY benches/peers/sushy_bench.py fleet 42000 1000 32 | tee "$out/rf_fleet_sushy"
+t0=$(now); seq 42000 42999 | xargs -P 32 -I{} curl -s -o /dev/null -u admin:password "http://127.0.0.1:{}$SYSP"; t1=$(now)
+printf 'curl fleet (xargs -P 32): 1000 GETs in %.3f s: %.0f BMCs/s\n' "$(calc "$t1 - $t0")" "$(calc "1000 / ($t1 - $t0)")"
+a=$(awk '{ print $(NF-1) }' "$out/rf_fleet_ours"); b=$(awk '{ print $(NF-1) }' "$out/rf_fleet_sushy")
+printf 'ratio redfish-client/sushy fleet throughput: %.1fx\n' "$(calc "$a / $b")"
