@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example pxe-server -- --root DIR [--tftp ADDR:PORT]
 //!     [--max-blksize N] [--max-window N] [--max-per-client N] [--tftp-tasks]
+//!     [--http ADDR:PORT [--kernel URL [--initrd URL]... [--append ARGS] [--callback URL]]]
 //!     [--dhcp ADDR:PORT [--proxy] --pool FIRST-LAST --netmask MASK [--router IP]]
 //!     [--next-server IP] [--http-base URL] [--ipxe-script URL]
 //! ```
@@ -11,7 +12,10 @@
 //! TFTP listens on `0.0.0.0:69` by default (use `--tftp 127.0.0.1:6969` to run unprivileged).
 //! With `--dhcp`, a DHCP server answers netboot clients: ProxyDHCP (boot information only,
 //! beside another DHCP server) with `--proxy`, otherwise a full server leasing from `--pool`.
-//! `RUST_LOG=debug` shows every transfer's negotiation.
+//! With `--http`, DIR is also served over HTTP (`HEAD` and ranges, for UEFI HTTP boot and
+//! iPXE); with `--kernel`, `/boot.ipxe` is an iPXE script rendered per node (the MAC from
+//! `?mac=`) that boots that kernel with `--initrd`s, `--append` and the agent `--callback`
+//! URL. `RUST_LOG=debug` shows every transfer's negotiation.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -21,8 +25,11 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use pxe::dhcp::BootPolicy;
 use pxe::dhcp::server::{DhcpServer, Pool};
+use pxe::http::server::HttpServer;
+use pxe::http::{Files, FnHandler, Request, Response, Router};
+use pxe::ipxe::IpxeScript;
 use pxe::tftp::server::{Driver, TftpServer};
-use pxe::tftp::source::DirSource;
+use pxe::tftp::source::{DirSource, OpenError};
 use pxe::tftp::transfer::TransferConfig;
 
 #[derive(Parser, Debug)]
@@ -52,6 +59,24 @@ struct Args {
     /// Most concurrent transfers in all.
     #[arg(long, default_value_t = 1024)]
     max_transfers: usize,
+    /// HTTP listen address (e.g. 0.0.0.0:8080); no HTTP without it.
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// Kernel URL of the per-node iPXE script served at /boot.ipxe.
+    #[arg(long)]
+    kernel: Option<String>,
+    /// Initrd URL of the per-node script (repeat for several).
+    #[arg(long)]
+    initrd: Vec<String>,
+    /// Kernel arguments of the per-node script.
+    #[arg(long, default_value = "")]
+    append: String,
+    /// Agent callback URL, passed as kernel argument `CALLBACK_ARG=URL?mac=<node's MAC>`.
+    #[arg(long)]
+    callback: Option<String>,
+    /// Kernel argument name of the callback URL.
+    #[arg(long, default_value = "agent.callback")]
+    callback_arg: String,
     /// DHCP listen address (e.g. 0.0.0.0:67); no DHCP without it.
     #[arg(long)]
     dhcp: Option<SocketAddr>,
@@ -118,6 +143,43 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %tftp.local_addr()?, root = %args.root.display(), "TFTP serving");
     let tftp_task = tftp.spawn();
 
+    let http_task = match args.http {
+        None => None,
+        Some(addr) => {
+            let files = DirSource::new(&args.root)
+                .with_context(|| format!("HTTP root {}", args.root.display()))?;
+            let mut router = Router::new();
+            if let Some(kernel) = &args.kernel {
+                let mut script = IpxeScript::new().kernel(kernel).args(&args.append)?;
+                for i in &args.initrd {
+                    script = script.initrd(i);
+                }
+                if let Some(cb) = &args.callback {
+                    script = script.callback_setting(&args.callback_arg, cb);
+                }
+                script.render()?;
+                router = router.route(
+                    "/boot.ipxe",
+                    FnHandler::new(move |r: &Request| {
+                        let mac = r.query_param("mac").unwrap_or_else(|| "-".into());
+                        let text = script
+                            .clone()
+                            .echo(&format!("pxe-server: booting node {mac}"))
+                            .render()
+                            .map_err(|e| OpenError::Other(e.to_string()))?;
+                        Ok(Response::script(text))
+                    }),
+                );
+            }
+            let server = HttpServer::builder(router.route("/", Files(files)))
+                .listen(addr)
+                .bind()
+                .await?;
+            tracing::info!(addr = %server.local_addr()?, "HTTP serving");
+            Some(server.spawn())
+        }
+    };
+
     let dhcp_task = match args.dhcp {
         None => None,
         Some(addr) => {
@@ -126,10 +188,10 @@ async fn main() -> anyhow::Result<()> {
                 (None, std::net::IpAddr::V4(ip)) if !ip.is_unspecified() => ip,
                 _ => bail!("--dhcp needs --next-server (the address clients reach TFTP at)"),
             };
-            let http_base = args
-                .http_base
-                .clone()
-                .unwrap_or_else(|| format!("http://{next}"));
+            let http_base = args.http_base.clone().unwrap_or_else(|| match args.http {
+                Some(h) => format!("http://{next}:{}", h.port()),
+                None => format!("http://{next}"),
+            });
             let mut policy = BootPolicy::new(next, http_base);
             if let Some(url) = &args.ipxe_script {
                 policy = policy.with_ipxe_script(url.clone());
@@ -162,6 +224,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::select! {
         r = tftp_task => { r??; }
         r = async { match dhcp_task { Some(t) => t.await, None => std::future::pending().await } } => { r??; }
+        r = async { match http_task { Some(t) => t.await, None => std::future::pending().await } } => { r??; }
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
     }
     Ok(())

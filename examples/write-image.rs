@@ -3,12 +3,19 @@
 //!
 //! ```text
 //! cargo run --release --example write-image -- SOURCE TARGET [--checksum SPEC] \
-//!     [--format auto|raw|qcow2] [--no-sparse] [--verify]
+//!     [--format auto|raw|qcow2] [--no-sparse] [--direct] [--discard | --pre-zeroed] \
+//!     [--config-drive DIR] [--verify]
 //! ```
 //!
-//! SOURCE is a local file (`-` reads a raw or compressed raw image from stdin); TARGET a
-//! regular file, created or truncated. `--checksum` takes `sha256:HEX`, `sha512:HEX`,
-//! `md5:HEX` or bare hex (64 digits: sha256, 128: sha512) over SOURCE's bytes as read. A
+//! SOURCE is a local file, an `http(s)://` URL (resumed with Range requests after a dropped
+//! connection or a stall), or `-` for a raw or compressed raw image on stdin. TARGET is a
+//! regular file (created or truncated) or a block device (opened exclusively; zero runs
+//! written unless `--discard` or `--pre-zeroed`; the backup GPT moved to the disk's end).
+//! `--checksum` takes `sha256:HEX`, `sha512:HEX`, `md5:HEX`, bare hex (64 digits: sha256,
+//! 128: sha512) over SOURCE's bytes as read, or the URL of a checksum file (`HEX  NAME` lines)
+//! in which SOURCE's file name is looked up. `--config-drive DIR` (block devices) adds a
+//! `config-2` partition at the disk's end with DIR's `meta_data.json`, `user_data` and
+//! `network_data.json` under `openstack/latest/`. A
 //! progress bar is shown on a terminal. Exit status 0 only when the whole image is on the
 //! target, flushed, and the checksum (and read-back, with `--verify`) matched.
 
@@ -19,8 +26,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use imaging::{
-    Checksum, FileSource, FileTarget, Format, Phase, Source, StreamSource, WriteOptions,
-    write_image,
+    BlockTarget, Checksum, ConfigDrive, FileSource, FileTarget, Format, HttpSource, Phase, Source,
+    StreamSource, Target, WriteOptions, Zeroing, write_image,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -30,13 +37,27 @@ use indicatif::{ProgressBar, ProgressStyle};
     about = "Stream a raw, qcow2 or compressed image onto a file, verified"
 )]
 struct Args {
-    /// Image to write: a path, or `-` for stdin (raw or compressed raw only).
+    /// Image to write: a path, an http(s) URL, or `-` for stdin (raw or compressed raw only).
     source: String,
-    /// Target file (created or truncated; kept sparse unless --no-sparse).
+    /// Target: a file (created or truncated; kept sparse unless --no-sparse) or a block device.
     target: String,
-    /// Expected checksum of SOURCE as read: ALGO:HEX (sha256, sha512, md5) or bare hex.
+    /// Expected checksum of SOURCE as read: ALGO:HEX (sha256, sha512, md5), bare hex, or the
+    /// http(s) URL of a checksum file listing SOURCE's file name.
     #[arg(long)]
     checksum: Option<String>,
+    /// Block devices: write with O_DIRECT.
+    #[arg(long)]
+    direct: bool,
+    /// Block devices: zero the image's range by write-zeroes/discard first, then skip zero runs.
+    #[arg(long, conflicts_with = "pre_zeroed")]
+    discard: bool,
+    /// Block devices: the device already reads back zeros; skip zero runs.
+    #[arg(long)]
+    pre_zeroed: bool,
+    /// Block devices: add a config-2 partition at the disk's end from DIR (meta_data.json,
+    /// user_data, network_data.json).
+    #[arg(long, value_name = "DIR")]
+    config_drive: Option<std::path::PathBuf>,
     /// Source format: auto (by magic bytes), raw, qcow2, gzip, zstd, xz, bzip2.
     #[arg(long, default_value = "auto")]
     format: String,
@@ -75,16 +96,60 @@ fn run(args: Args) -> anyhow::Result<()> {
     if args.format != "auto" {
         builder = builder.format(args.format.parse::<Format>()?);
     }
+    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
     if let Some(spec) = &args.checksum {
-        builder = builder.checksum(Checksum::parse(spec, args.allow_md5)?);
+        let checksum = if is_url(spec) {
+            imaging::checksum_from_url(spec, &args.source, args.allow_md5)
+                .with_context(|| format!("checksum list {spec}"))?
+        } else {
+            Checksum::parse(spec, args.allow_md5)?
+        };
+        builder = builder.checksum(checksum);
     }
 
     let mut source: Box<dyn Source> = if args.source == "-" {
         Box::new(StreamSource::new(std::io::stdin(), None, "stdin"))
+    } else if is_url(&args.source) {
+        Box::new(HttpSource::open(&args.source).with_context(|| args.source.clone())?)
     } else {
         Box::new(FileSource::open(&args.source).with_context(|| args.source.clone())?)
     };
-    let mut target = FileTarget::create(&args.target).with_context(|| args.target.clone())?;
+    let is_block = std::fs::metadata(&args.target)
+        .map(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()))
+        .unwrap_or(false);
+    let mut target: Box<dyn Target> = if is_block {
+        let zeroing = if args.discard {
+            Zeroing::Discard
+        } else if args.pre_zeroed {
+            Zeroing::PreZeroed
+        } else {
+            Zeroing::Write
+        };
+        let mut b = BlockTarget::builder(&args.target)
+            .direct(args.direct)
+            .zeroing(zeroing);
+        if let Some(dir) = &args.config_drive {
+            let read = |name: &str| std::fs::read(dir.join(name));
+            let meta = read("meta_data.json")
+                .with_context(|| format!("{}/meta_data.json", dir.display()))?;
+            let mut cd = ConfigDrive::new(String::from_utf8_lossy(&meta).into_owned());
+            if let Ok(u) = read("user_data") {
+                cd = cd.user_data(u);
+            }
+            if let Ok(n) = read("network_data.json") {
+                cd = cd.network_data(String::from_utf8_lossy(&n).into_owned());
+            }
+            b = b.config_drive(cd.build()?);
+        }
+        Box::new(b.open().with_context(|| args.target.clone())?)
+    } else {
+        if args.direct || args.discard || args.pre_zeroed || args.config_drive.is_some() {
+            anyhow::bail!(
+                "--direct, --discard, --pre-zeroed and --config-drive need a block device target"
+            );
+        }
+        Box::new(FileTarget::create(&args.target).with_context(|| args.target.clone())?)
+    };
 
     let bar = if std::io::stderr().is_terminal() {
         let total = source.size().unwrap_or(0);
@@ -118,7 +183,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
 
     let options = builder.build()?;
-    let result = write_image(&mut source, &mut target, &options);
+    let result = write_image(&mut source, target.as_mut(), &options);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

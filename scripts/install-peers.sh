@@ -15,16 +15,35 @@ declare -A PEERS=(
   [zstd]=zstd
   [xz]=xz-utils
   [bzip2]=bzip2
+  [losetup]=mount
+  [sgdisk]=gdisk
+  [sfdisk]=fdisk
+  [blkid]=util-linux
+  [mcopy]=mtools
+  [bmaptool]=bmap-tools
   [curl]=curl
   [atftp]=atftp
   [tftp]=tftp-hpa
   [busybox]=busybox
   [ip]=iproute2
+  [qemu-system-x86_64]=qemu-system-x86
+  [dnsmasq]=dnsmasq
+  [in.tftpd]=tftpd-hpa
+  [perfdhcp]=kea-admin
+)
+# data files (not programs) -> Debian package providing them
+declare -A PEER_FILES=(
+  [/usr/lib/ipxe/qemu/pxe-e1000.rom]=ipxe-qemu
+  [/usr/lib/ipxe/ipxe.efi]=ipxe
+  [/usr/share/OVMF/OVMF_CODE_4M.fd]=ovmf
 )
 
 missing=()
 for prog in "${!PEERS[@]}"; do
   command -v "$prog" >/dev/null 2>&1 || missing+=("${PEERS[$prog]}")
+done
+for f in "${!PEER_FILES[@]}"; do
+  [ -e "$f" ] || missing+=("${PEER_FILES[$f]}")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -39,11 +58,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture: answer no, without a prompt.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | "${SUDO[@]}" debconf-set-selections 2>/dev/null || true
   "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq
-  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  # Debian's qemu-system-x86 Breaks a newer preinstalled qemu-utils (apt would remove qemu-img):
+  # install both in one step, qemu-utils from the same release as qemu-system-x86.
+  if printf '%s\n' "${pkgs[@]}" | grep -qx qemu-system-x86; then
+    pkgs+=("qemu-utils=$(apt-cache policy qemu-system-x86 | awk '/Candidate/ { print $2 }')")
+  fi
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends --allow-downgrades "${pkgs[@]}" >/dev/null
 fi
 
 for prog in "${!PEERS[@]}"; do
   command -v "$prog" >/dev/null 2>&1 || { echo "install-peers: $prog (package ${PEERS[$prog]}) still missing" >&2; exit 1; }
+done
+for f in "${!PEER_FILES[@]}"; do
+  [ -e "$f" ] || { echo "install-peers: $f (package ${PEER_FILES[$f]}) still missing" >&2; exit 1; }
 done
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -133,6 +133,67 @@ impl Checksum {
         Ok(Checksum { algorithm, digest })
     }
 
+    /// Looks `image_name` up in a checksum list, as published next to images: GNU lines
+    /// `HEX  NAME` or `HEX *NAME` (as `sha256sum` writes them), BSD lines
+    /// `SHA256 (NAME) = HEX`, `#` comments, or a file holding one bare digest. Names are
+    /// compared by their base name (`./disk.img`, `images/disk.img` and `disk.img` match).
+    /// The digest's length picks the algorithm as in [`Checksum::parse`].
+    ///
+    /// ```
+    /// use imaging::Checksum;
+    /// let list = format!("# made by sha256sum\n{}  other.img\n{} *disk.img\n", "1".repeat(64), "2".repeat(64));
+    /// assert_eq!(Checksum::from_list(&list, "https://x/y/disk.img", false)?.hex(), "2".repeat(64));
+    /// let bsd = format!("SHA512 (disk.img) = {}\n", "3".repeat(128));
+    /// assert_eq!(Checksum::from_list(&bsd, "disk.img", false)?.algorithm(), imaging::Algorithm::Sha512);
+    /// assert!(Checksum::from_list(&list, "missing.img", false).is_err());
+    /// # Ok::<(), imaging::Error>(())
+    /// ```
+    pub fn from_list(text: &str, image_name: &str, allow_md5: bool) -> Result<Self> {
+        let base = |n: &str| -> String {
+            let n = n.split(['?', '#']).next().unwrap_or(n);
+            n.rsplit('/').next().unwrap_or(n).to_string()
+        };
+        let want = base(image_name.trim());
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        for line in &lines {
+            // BSD: ALGO (NAME) = HEX
+            if let (Some(open), Some(close)) = (line.find(" ("), line.rfind(") = ")) {
+                if open < close {
+                    let algo = &line[..open];
+                    let name = &line[open + 2..close];
+                    let hex = &line[close + 4..];
+                    if base(name) == want {
+                        return Checksum::parse(&format!("{algo}:{hex}"), allow_md5);
+                    }
+                    continue;
+                }
+            }
+            // GNU: HEX  NAME / HEX *NAME
+            let mut parts = line.splitn(2, char::is_whitespace);
+            let (Some(hex), Some(name)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let name = name.trim_start();
+            let name = name.strip_prefix('*').unwrap_or(name);
+            if base(name) == want {
+                return Checksum::parse(hex, allow_md5);
+            }
+        }
+        if let [only] = lines[..] {
+            if !only.contains(char::is_whitespace) {
+                return Checksum::parse(only, allow_md5);
+            }
+        }
+        Err(Error::ChecksumNotListed {
+            list: "list".into(),
+            name: want,
+        })
+    }
+
     /// A checksum from an algorithm and raw digest bytes.
     ///
     /// ```

@@ -28,6 +28,8 @@ pub enum Stage {
     SyncTarget,
     /// Reading the target back to verify it.
     Verify,
+    /// Fixing up the target after the write (moving the backup GPT, the config drive).
+    Finalize,
 }
 
 impl std::fmt::Display for Stage {
@@ -41,6 +43,7 @@ impl std::fmt::Display for Stage {
             Stage::WriteTarget => "writing the target",
             Stage::SyncTarget => "flushing the target (fsync)",
             Stage::Verify => "reading the target back",
+            Stage::Finalize => "finalizing the target (GPT, config drive)",
         })
     }
 }
@@ -222,6 +225,19 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A checksum list (a `SHA256SUMS`-style file) has no line for the image.
+    #[error("checksum list {list} has no checksum for {name:?}")]
+    ChecksumNotListed {
+        /// Where the list came from (a URL, or `list` when parsed from text).
+        list: String,
+        /// The image name looked up (its base name is matched).
+        name: String,
+    },
+    /// An HTTP source failed while opening (errors while reading are [`Error::Io`] at
+    /// [`Stage::ReadSource`], carrying the same [`HttpError`](crate::HttpError)).
+    #[cfg(feature = "http")]
+    #[error("HTTP: {0}")]
+    Http(crate::http::HttpError),
     /// The image's checksum does not match the expected one. The target holds the unverified
     /// image and must not be booted.
     #[error("{algorithm} checksum mismatch: expected {expected}, got {actual}")]

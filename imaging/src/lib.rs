@@ -40,14 +40,17 @@
 //! * **Success** means: every byte decoded, the checksum (if given) matched, the target was
 //!   flushed with fsync, and (if asked) read back and compared.
 //!
-//! The core is plain Rust over the [`Source`] and [`Target`] traits (no async runtime, no
-//! network): an HTTP source with resume fits [`Source`] and is planned next.
+//! The core is plain Rust over the [`Source`] and [`Target`] traits (no async runtime).
+//! Sources: [`FileSource`], [`HttpSource`] (feature `http`, default: resumes with Range
+//! requests, checks ETag/Last-Modified/length, reads qcow2 tables by ranged reads) and any
+//! reader. Targets: [`FileTarget`], [`BlockTarget`] (O_EXCL, [`Zeroing`], optional O_DIRECT,
+//! backup GPT moved to the disk's end, optional [`ConfigDrive`] partition) and
+//! [`MemoryTarget`].
 //!
 //! ## Not yet
 //!
-//! HTTP sources, checksum-file URLs, block-device targets (discard, BLKZEROOUT, O_DIRECT),
-//! GPT backup-header relocation and config drives are later passes (issue 6). O_DIRECT is not
-//! used: its aligned I/O is possible without `unsafe` but is left for the block-device pass.
+//! Busy-device checks beyond O_EXCL (swap, holders), BLKRRPART after the write, 4Kn vs 512
+//! image sector-size refusal, and writing the first MiB last.
 //!
 //! ## Dependencies and why
 //!
@@ -64,23 +67,36 @@
 //! * `rustix` (safe syscall wrappers): `SEEK_DATA`/`SEEK_HOLE` so that the holes of a sparse
 //!   local raw image are not read when no checksum needs them, and `posix_fadvise` (sequential
 //!   read-ahead on sources; dropping the target's cached pages before a read-back).
+//! * `reqwest` (rustls) on a private current-thread `tokio` runtime, and `bytes`: the HTTP
+//!   source (feature `http`).
+//! * `fatfs`: the config drive's VFAT file system, built in memory in pure Rust (see
+//!   [`configdrive`] for why VFAT rather than ISO9660).
 //! * `thiserror`: the one [`Error`] type; `tracing`: spans per run and per pipeline thread.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod blockdev;
 mod buffer;
 mod checksum;
+pub mod configdrive;
 mod error;
 mod format;
+pub mod gpt;
+#[cfg(feature = "http")]
+mod http;
 mod pipeline;
 pub mod qcow2;
 mod source;
 mod target;
 
+pub use blockdev::{BlockTarget, BlockTargetBuilder, Zeroing};
 pub use checksum::{Algorithm, Checksum, Hasher};
+pub use configdrive::ConfigDrive;
 pub use error::{Error, Qcow2Error, Result, Stage};
 pub use format::{DETECT_LEN, Format};
+#[cfg(feature = "http")]
+pub use http::{HttpError, HttpSource, HttpSourceBuilder, checksum_from_url};
 pub use pipeline::{
     CancelToken, Phase, Progress, ProgressFn, Summary, WriteOptions, WriteOptionsBuilder,
     ZERO_BLOCK, write_image,

@@ -607,6 +607,10 @@ where
         false
     };
 
+    target
+        .complete(written_size)
+        .map_err(|e| Error::io(Stage::Finalize, None, e))?;
+
     let p = ctx.progress(Phase::Done);
     ctx.report(Phase::Done);
     let summary = Summary {
@@ -794,16 +798,25 @@ fn input_data_ranges<S: Source + ?Sized>(
         if ctx.abort.load(Ordering::Relaxed) {
             return Ok(());
         }
+        // Holes are never read nor written: count them as skipped.
+        let hole = |to: u64| {
+            ctx.counters
+                .skipped
+                .fetch_add(to.saturating_sub(pos), Ordering::Relaxed);
+        };
         let Some((start, end)) = source
             .next_data(pos)
             .map_err(|e| Error::io(Stage::SeekSource, Some(pos), e))?
         else {
+            hole(size);
             return Ok(());
         };
         let (start, end) = (start.max(pos), end.min(size));
         if start >= end {
+            hole(size);
             return Ok(());
         }
+        hole(start);
         source
             .seek_to(start)
             .map_err(|e| Error::io(Stage::SeekSource, Some(start), e))?;

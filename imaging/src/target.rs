@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, Stage};
 
-/// A destination for the image: a regular file now, block devices later.
+/// A destination for the image: a regular file ([`FileTarget`]), a block device
+/// ([`BlockTarget`](crate::BlockTarget)) or memory ([`MemoryTarget`]).
 ///
 /// The pipeline calls [`prepare`](Target::prepare) once, then [`write_at`](Target::write_at)
 /// from one writer thread (in any order, never past the image's end), then
@@ -41,6 +42,14 @@ pub trait Target: Send {
     /// verification need not read them). The default knows no holes.
     fn next_data(&mut self, offset: u64) -> io::Result<Option<(u64, u64)>> {
         Ok(Some((offset, u64::MAX)))
+    }
+
+    /// Last step, after the flush and the optional verification: target-specific fix-ups
+    /// that change what was written (a block device moves the backup GPT to its end) and
+    /// flushes them. The default does nothing.
+    fn complete(&mut self, image_size: u64) -> io::Result<()> {
+        let _ = image_size;
+        Ok(())
     }
 
     /// A short description for logs and errors.

@@ -2,8 +2,11 @@
 //!
 //! Network-boot primitives that real firmware boots from: TFTP (a sans-IO transfer state
 //! machine and a tokio server) and the PXE side of DHCPv4 (option codecs, request
-//! classification and boot decisions as pure functions, an address pool, and a tokio
-//! ProxyDHCP / DHCP / port-4011 server).
+//! classification and boot decisions as pure functions, an address pool with lease stores
+//! (in memory, or an append-only file that survives restarts), and a tokio ProxyDHCP / DHCP /
+//! port-4011 server), HTTP boot ([`http`]: `GET`/`HEAD`/ranges planned as pure functions,
+//! files and per-node iPXE scripts through a handler trait, a hyper server) and iPXE script
+//! rendering with escaping ([`ipxe`]).
 //!
 //! ## Layers
 //!
@@ -11,6 +14,8 @@
 //!  tftp::server (tokio) ── one socket per transfer ──► tftp::transfer::ReadTransfer (sans-IO)
 //!                                                        │ reads tftp::source::Content
 //!  dhcp::classify(request bytes) ─► ClientInfo ─► dhcp::decide(.., &dyn BootBackend) ─► reply
+//!                                    dhcp::pool::Pool ◄─► dhcp::lease::LeaseStore (file log)
+//!  http::server (hyper) ─► http::Handler (files, per-node scripts) ─► http::plan (HEAD/Range)
 //! ```
 //!
 //! ## Dependencies and why
@@ -22,6 +27,9 @@
 //!   the raw option area (bounded, panic-free on any input).
 //! * `thiserror`: the crate's one [`Error`] type; `tracing`: a span per transfer and per
 //!   request, a log line per decision.
+//! * `hyper`, `hyper-util`, `http-body-util`, `bytes` (optional, feature `http`, on by
+//!   default): the HTTP/1.1 server of [`http`]; the range and `HEAD` logic is ours and
+//!   sans-IO.
 //! * `tokio` and `socket2` (optional, feature `tokio`, on by default): the TFTP and DHCP
 //!   servers; socket2 sizes the socket buffers (the TFTP window is capped by what the kernel
 //!   grants) and binds DHCP sockets to one interface for broadcasts.
@@ -32,6 +40,8 @@
 
 pub mod dhcp;
 mod error;
+pub mod http;
+pub mod ipxe;
 pub mod tftp;
 
 pub use error::{Error, Result};

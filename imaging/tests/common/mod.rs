@@ -16,6 +16,13 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("zstd", "zstd"),
     ("xz", "xz-utils"),
     ("bzip2", "bzip2"),
+    ("losetup", "mount"),
+    ("sgdisk", "gdisk"),
+    ("sfdisk", "fdisk"),
+    ("blkid", "util-linux"),
+    ("mcopy", "mtools"),
+    ("mdir", "mtools"),
+    ("mtype", "mtools"),
 ];
 
 fn package_of(prog: &str) -> &'static str {
@@ -23,6 +30,85 @@ fn package_of(prog: &str) -> &'static str {
         .iter()
         .find(|(p, _)| *p == prog)
         .map_or("?", |(_, pkg)| pkg)
+}
+
+/// Runs `prog args...` and returns its standard output, failing the test clearly if the tool
+/// is missing or fails.
+pub fn output(prog: &str, args: &[&str]) -> String {
+    let out = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {prog} ({e}): install the Debian package `{}` (scripts/install-peers.sh)",
+                package_of(prog)
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{prog} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A loop device over a backing file, detached on drop. Needs root (fails the test
+/// otherwise, saying so).
+pub struct LoopDev {
+    pub dev: String,
+    pub backing: PathBuf,
+}
+
+impl LoopDev {
+    /// A `size`-byte backing file filled with `fill` (0: left as a hole) and a loop device
+    /// with `sector`-byte logical sectors over it.
+    pub fn new(dir: &Path, name: &str, size: u64, fill: u8, sector: u32) -> LoopDev {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "block-device tests need root (losetup)"
+        );
+        let backing = dir.join(name);
+        let f = std::fs::File::create(&backing).unwrap();
+        f.set_len(size).unwrap();
+        if fill != 0 {
+            use std::os::unix::fs::FileExt;
+            let chunk = vec![fill; 1 << 20];
+            let mut at = 0;
+            while at < size {
+                let n = (size - at).min(chunk.len() as u64) as usize;
+                f.write_all_at(&chunk[..n], at).unwrap();
+                at += n as u64;
+            }
+            f.sync_all().unwrap();
+        }
+        drop(f);
+        let sector = sector.to_string();
+        let dev = output(
+            "losetup",
+            &["--find", "--show", "-b", &sector, backing.to_str().unwrap()],
+        )
+        .trim()
+        .to_string();
+        assert!(dev.starts_with("/dev/loop"), "losetup said {dev:?}");
+        LoopDev { dev, backing }
+    }
+
+    /// The device's bytes (read through the device).
+    pub fn read(&self, offset: u64, len: usize) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(&self.dev).unwrap();
+        let mut b = vec![0u8; len];
+        f.read_exact_at(&mut b, offset).unwrap();
+        b
+    }
+}
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+    }
 }
 
 /// Runs `prog args...`, failing the test clearly if the tool is missing or fails.

@@ -3,10 +3,12 @@
 //! node up in a [`policy::BootBackend`], pick the boot file per architecture, build the
 //! reply with `dhcproto`.
 //!
-//! [`pool`] leases addresses in full-DHCP mode; `server` (feature `tokio`) runs it all on UDP
+//! [`pool`] leases addresses in full-DHCP mode, [`lease`] keeps them across restarts
+//! (in memory, or in an append-only file); `server` (feature `tokio`) runs it all on UDP
 //! (ProxyDHCP, full DHCP, and the PXE boot server on port 4011).
 
 pub mod frame;
+pub mod lease;
 pub mod policy;
 pub mod pool;
 pub mod pxe;

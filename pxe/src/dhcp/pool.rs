@@ -183,6 +183,23 @@ impl Pool {
         Some(ip)
     }
 
+    /// The lease time given on each ACK.
+    pub fn lease_time(&self) -> Duration {
+        self.lease_time
+    }
+
+    /// Put back a lease kept by a [`LeaseStore`](super::lease::LeaseStore) (at start-up):
+    /// `mac` holds `ip` for `remaining` more. Leases outside the pool that are not `mac`'s
+    /// reservation, and expired ones, are ignored (returns whether it was taken).
+    pub fn restore(&mut self, mac: Mac, ip: Ipv4Addr, remaining: Duration, now: Instant) -> bool {
+        let reserved = self.reservations.get(&mac) == Some(&ip);
+        if remaining.is_zero() || !(self.in_range(ip) || reserved) || !self.free(ip, mac, now) {
+            return false;
+        }
+        self.hold(mac, ip, now + remaining);
+        true
+    }
+
     /// Forget `mac`'s lease (RELEASE).
     pub fn release(&mut self, mac: Mac) {
         if let Some(l) = self.leases.remove(&mac) {

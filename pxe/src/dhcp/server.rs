@@ -21,12 +21,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use tokio::net::UdpSocket;
 use tracing::Instrument;
 
 use super::frame::Frame;
+use super::lease::{LeaseRecord, LeaseStore, MemoryStore};
 use super::policy::{
     AllowAll, BootBackend, BootPolicy, ClassifyConfig, Decision, Mode, Reply, classify, decide,
 };
@@ -43,6 +44,7 @@ pub struct DhcpServerBuilder {
     interface: Option<String>,
     client_port: u16,
     pool: Option<Pool>,
+    store: Box<dyn LeaseStore>,
 }
 
 impl std::fmt::Debug for DhcpServerBuilder {
@@ -97,6 +99,28 @@ impl DhcpServerBuilder {
         self.pool = Some(pool);
         self
     }
+    /// Where leases are kept across restarts (default: in memory only). Its leases are
+    /// loaded into the pool at [`bind`](Self::bind); each ACK is recorded before it is sent.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), pxe::Error> {
+    /// use std::net::Ipv4Addr;
+    /// use pxe::dhcp::BootPolicy;
+    /// use pxe::dhcp::lease::FileStore;
+    /// use pxe::dhcp::server::{DhcpServer, Pool};
+    /// let pool = Pool::new(Ipv4Addr::new(10, 99, 1, 1), Ipv4Addr::new(10, 99, 1, 254),
+    ///                      Ipv4Addr::new(255, 255, 0, 0))?;
+    /// let server = DhcpServer::builder(BootPolicy::new(Ipv4Addr::new(10, 99, 0, 1), "http://10.99.0.1"))
+    ///     .pool(pool)
+    ///     .lease_store(FileStore::open("/var/lib/pxe/leases")?)
+    ///     .bind()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn lease_store(mut self, store: impl LeaseStore + 'static) -> Self {
+        self.store = Box::new(store);
+        self
+    }
 
     fn socket(&self, addr: SocketAddr) -> Result<UdpSocket> {
         let s = socket2::Socket::new(
@@ -122,13 +146,16 @@ impl DhcpServerBuilder {
         UdpSocket::from_std(s.into()).map_err(|e| Error::io("registering the DHCP socket", &e))
     }
 
-    /// Bind the sockets.
-    pub async fn bind(self) -> Result<DhcpServer> {
+    /// Bind the sockets (and load the lease store's leases into the pool).
+    pub async fn bind(mut self) -> Result<DhcpServer> {
         let socket = self.socket(self.listen)?;
         let boot = match self.boot_server {
             Some(a) => Some(self.socket(a)?),
             None => None,
         };
+        if let Some(pool) = self.pool.as_mut() {
+            restore_leases(pool, &mut *self.store)?;
+        }
         Ok(DhcpServer {
             socket,
             boot,
@@ -138,9 +165,24 @@ impl DhcpServerBuilder {
                 classify: self.classify,
                 pool: self.pool,
                 client_port: self.client_port,
+                store: self.store,
             },
         })
     }
+}
+
+/// Load a store's leases into a pool.
+fn restore_leases(pool: &mut Pool, store: &mut dyn LeaseStore) -> Result<()> {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let mut restored = 0;
+    for l in store.load()? {
+        let left = l.expires.duration_since(wall).unwrap_or_default();
+        if pool.restore(l.mac, l.ip, left, now) {
+            restored += 1;
+        }
+    }
+    tracing::info!(restored, "leases loaded");
+    Ok(())
 }
 
 /// The decision core, without sockets.
@@ -150,6 +192,7 @@ struct Core {
     classify: ClassifyConfig,
     pool: Option<Pool>,
     client_port: u16,
+    store: Box<dyn LeaseStore>,
 }
 
 fn fmt_mac(m: Option<[u8; 6]>) -> String {
@@ -229,7 +272,20 @@ impl Core {
                         return None;
                     }
                     match pool.request(m, requested, now) {
-                        Some(ip) => reply.yiaddr = ip,
+                        Some(ip) => {
+                            let lease = LeaseRecord {
+                                mac: m,
+                                ip,
+                                expires: SystemTime::now() + pool.lease_time(),
+                            };
+                            if let Err(e) = self.store.bind(&lease) {
+                                // No ACK for a lease that could not be kept: the client retries.
+                                tracing::error!(%mac, error = %e, "cannot record the lease");
+                                pool.release(m);
+                                return None;
+                            }
+                            reply.yiaddr = ip;
+                        }
                         None => {
                             tracing::info!(%mac, ?requested, "NAK");
                             reply = Reply::address_only(6, self.policy.server);
@@ -238,6 +294,9 @@ impl Core {
                 }
                 Some(7) => {
                     pool.release(m);
+                    if let Err(e) = self.store.release(m) {
+                        tracing::warn!(%mac, error = %e, "cannot record the release");
+                    }
                     tracing::info!(%mac, "released");
                     return None;
                 }
@@ -304,6 +363,7 @@ impl DhcpServer {
             interface: None,
             client_port: 68,
             pool: None,
+            store: Box::new(MemoryStore::new()),
         }
     }
 
@@ -367,5 +427,57 @@ impl DhcpServer {
                 tracing::warn!(error = %e, %to, "send_to");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dhcp::lease::FileStore;
+
+    fn core(path: &std::path::Path) -> Core {
+        let mut pool = Pool::new(
+            Ipv4Addr::new(10, 0, 0, 10),
+            Ipv4Addr::new(10, 0, 0, 20),
+            Ipv4Addr::new(255, 255, 255, 0),
+        )
+        .unwrap();
+        let mut store: Box<dyn LeaseStore> = Box::new(FileStore::open(path).unwrap());
+        restore_leases(&mut pool, &mut *store).unwrap();
+        Core {
+            policy: BootPolicy::new(Ipv4Addr::new(10, 0, 0, 1), "http://10.0.0.1"),
+            backend: Arc::new(AllowAll),
+            classify: ClassifyConfig::default(),
+            pool: Some(pool),
+            client_port: 68,
+            store,
+        }
+    }
+
+    #[test]
+    fn leases_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leases");
+        let from: SocketAddr = "0.0.0.0:68".parse().unwrap();
+        let discover = crate::dhcp::policy::example_discover();
+        let mut request = discover.clone();
+        request[242] = 3;
+        let yiaddr = |b: &[u8]| Ipv4Addr::new(b[16], b[17], b[18], b[19]);
+        let first = {
+            let mut c = core(&path);
+            let (offer, _) = c.handle(&discover, from, false).unwrap();
+            let (ack, _) = c.handle(&request, from, false).unwrap();
+            assert_eq!(yiaddr(&offer), yiaddr(&ack));
+            yiaddr(&ack)
+        };
+        // After a restart another client does not get that address, and the same client
+        // gets it back.
+        let mut c = core(&path);
+        let mut other = discover.clone();
+        other[28 + 5] ^= 0xff; // another MAC
+        let (offer, _) = c.handle(&other, from, false).unwrap();
+        assert_ne!(yiaddr(&offer), first);
+        let (offer, _) = c.handle(&discover, from, false).unwrap();
+        assert_eq!(yiaddr(&offer), first);
     }
 }

@@ -1,0 +1,194 @@
+//! Block-device targets on loop devices (losetup, as root; each test makes and detaches its
+//! own): zeros written over stale data by default, skipped after write-zeroes/discard or when
+//! the caller says the device is pre-zeroed, O_DIRECT on 512 B and 4Kn devices, images larger
+//! than the device refused before writing, and the backup GPT moved to the disk's end
+//! (checked with `sgdisk -v` and `sfdisk --verify`).
+
+mod common;
+
+use common::{Fixture, LoopDev, output, run};
+use imaging::{
+    BlockTarget, Error, FileSource, Summary, Target, WriteOptions, Zeroing, write_image,
+};
+
+const DEV: u64 = 64 << 20;
+const SIZE: usize = (6 << 20) + 7 * 512;
+
+fn write(fx: &Fixture, image: &std::path::Path, t: &mut BlockTarget) -> imaging::Result<Summary> {
+    let mut src = FileSource::open(image)?;
+    let opts = WriteOptions::builder().verify(true).build()?;
+    let _ = fx;
+    write_image(&mut src, t, &opts)
+}
+
+#[test]
+fn zeros_are_written_over_stale_data() {
+    let fx = Fixture::new(SIZE, 41);
+    let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0xaa, 512);
+    let mut t = BlockTarget::open(&lo.dev).unwrap();
+    assert_eq!(t.capacity(), Some(DEV));
+    let s = write(&fx, &fx.raw, &mut t).unwrap();
+    assert_eq!(s.bytes_skipped, 0);
+    assert_eq!(s.bytes_written, SIZE as u64);
+    assert!(
+        lo.read(0, SIZE) == fx.image,
+        "device differs from the image"
+    );
+    // the stale end of the disk (old backup GPT) is wiped
+    assert!(lo.read(DEV - (1 << 20), 1 << 20).iter().all(|&b| b == 0));
+    // past the image and before the last MiB: untouched
+    assert_eq!(lo.read(SIZE as u64 + 4096, 4096), vec![0xaa; 4096]);
+}
+
+#[test]
+fn discard_zeroes_then_skips() {
+    let fx = Fixture::new(SIZE, 42);
+    let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0xaa, 512);
+    let mut t = BlockTarget::builder(&lo.dev)
+        .zeroing(Zeroing::Discard)
+        .open()
+        .unwrap();
+    let s = write(&fx, &fx.raw, &mut t).unwrap();
+    assert!(t.zeroed_by_discard(), "loop devices support write-zeroes");
+    let data = common::data_bytes(&fx.image);
+    assert_eq!(s.bytes_written, data);
+    assert_eq!(s.bytes_skipped, SIZE as u64 - data);
+    assert!(
+        lo.read(0, SIZE) == fx.image,
+        "device differs from the image"
+    );
+    // the loop device punched holes into its backing file where the zeros are
+    let alloc = common::allocated(&lo.backing);
+    assert!(
+        alloc < DEV - (SIZE as u64 - data) + (1 << 20),
+        "backing file not punched: {alloc}"
+    );
+}
+
+#[test]
+fn pre_zeroed_skips() {
+    let fx = Fixture::new(SIZE, 43);
+    let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0, 512);
+    let mut t = BlockTarget::builder(&lo.dev)
+        .zeroing(Zeroing::PreZeroed)
+        .open()
+        .unwrap();
+    let s = write(&fx, &fx.raw, &mut t).unwrap();
+    assert_eq!(s.bytes_written, common::data_bytes(&fx.image));
+    assert!(lo.read(0, SIZE) == fx.image);
+}
+
+#[test]
+fn direct_io_on_512_and_4k_sectors() {
+    let fx = Fixture::new(SIZE, 44);
+    // 512-byte clusters give writes that are not 4 KiB aligned; the image's size is not a
+    // multiple of 4 KiB either.
+    let q = fx.qcow2("small.qcow2", &["-o", "cluster_size=512"]);
+    for sector in [512u32, 4096] {
+        for (image, zeroing) in [(&fx.raw, Zeroing::Write), (&q, Zeroing::Discard)] {
+            let lo = LoopDev::new(fx.dir.path(), &format!("dev{sector}"), DEV, 0x55, sector);
+            let mut t = BlockTarget::builder(&lo.dev)
+                .direct(true)
+                .zeroing(zeroing)
+                .open()
+                .unwrap();
+            assert_eq!(t.sector_size(), u64::from(sector));
+            write(&fx, image, &mut t)
+                .unwrap_or_else(|e| panic!("{sector} {}: {e}", image.display()));
+            assert!(
+                lo.read(0, SIZE) == fx.image,
+                "{sector} {}: device differs",
+                image.display()
+            );
+            // the sector after the image's end is not touched by the padded tail write
+            let end = SIZE as u64;
+            let after = lo.read(end, (end.next_multiple_of(4096) - end) as usize + 512);
+            assert!(
+                after.iter().all(|&b| b == 0x55),
+                "{sector}: bytes past the image written"
+            );
+        }
+    }
+}
+
+#[test]
+fn larger_image_refused_before_writing() {
+    let fx = Fixture::new(SIZE, 45);
+    let big = fx.path("big.raw");
+    std::fs::copy(&fx.raw, &big).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(DEV + 4096)
+        .unwrap();
+    let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0xaa, 512);
+    let mut t = BlockTarget::open(&lo.dev).unwrap();
+    let err = write(&fx, &big, &mut t).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { written: false, .. }),
+        "{err}"
+    );
+    assert_eq!(lo.read(0, 1 << 20), vec![0xaa; 1 << 20]);
+    assert_eq!(lo.read(DEV - 4096, 4096), vec![0xaa; 4096]);
+}
+
+#[test]
+fn not_a_block_device() {
+    let fx = Fixture::new(1 << 20, 46);
+    let err = BlockTarget::open(&fx.raw).unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+}
+
+#[test]
+fn backup_gpt_moves_to_the_disk_end() {
+    let fx = Fixture::new(16 << 20, 47);
+    let img = fx.path("gpt.raw");
+    std::fs::copy(&fx.raw, &img).unwrap();
+    run(
+        "sgdisk",
+        &[
+            "-o",
+            "-n",
+            "1:2048:+4M",
+            "-t",
+            "1:ef00",
+            "-n",
+            "2:0:0",
+            "-t",
+            "2:8300",
+            img.to_str().unwrap(),
+        ],
+    );
+    let image = std::fs::read(&img).unwrap();
+    for (sector, direct) in [(512u32, false), (512, true)] {
+        let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0xaa, sector);
+        let mut t = BlockTarget::builder(&lo.dev)
+            .direct(direct)
+            .zeroing(Zeroing::Discard)
+            .open()
+            .unwrap();
+        write(&fx, &img, &mut t).unwrap();
+        assert!(t.gpt_relocated());
+        drop(t);
+        let v = output("sgdisk", &["-v", &lo.dev]);
+        assert!(v.contains("No problems found"), "sgdisk -v: {v}");
+        let v = output("sfdisk", &["--verify", &lo.dev]);
+        assert!(v.contains("No errors detected"), "sfdisk --verify: {v}");
+        // the partitions' bytes are the image's
+        let start = 2048 * 512;
+        let end = image.len() - 33 * 512;
+        assert!(lo.read(start as u64, end - start) == image[start..end]);
+        // the backup header sits in the last sector and points back at LBA 1
+        let last = lo.read(DEV - 512, 512);
+        assert_eq!(&last[..8], b"EFI PART");
+        assert_eq!(
+            u64::from_le_bytes(last[24..32].try_into().unwrap()),
+            DEV / 512 - 1
+        );
+        assert_eq!(u64::from_le_bytes(last[32..40].try_into().unwrap()), 1);
+        // sgdisk sees the partitions unchanged
+        let p = output("sgdisk", &["-p", &lo.dev]);
+        assert!(p.contains("EF00") && p.contains("8300"), "{p}");
+    }
+}
