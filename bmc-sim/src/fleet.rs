@@ -10,6 +10,7 @@ use ipmi_proto::cmd::Privilege;
 use crate::Error;
 use crate::fault::Faults;
 use crate::ipmi::IpmiFace;
+use crate::netboot::NetbootConfig;
 use crate::node::{Node, NodeConfig};
 use crate::redfish::{RedfishConfig, RedfishFace, TlsIdentity};
 use crate::vendor::Vendor;
@@ -27,6 +28,7 @@ pub struct FleetConfig {
     redfish: Option<SocketAddr>,
     vendor: Vendor,
     tls: bool,
+    netboot: Option<NetbootConfig>,
 }
 
 /// Builder of [`FleetConfig`].
@@ -51,6 +53,7 @@ impl FleetConfig {
                 redfish: None,
                 vendor: Vendor::Generic,
                 tls: false,
+                netboot: None,
             },
         }
     }
@@ -95,6 +98,12 @@ impl FleetConfigBuilder {
         self.cfg.tls = yes;
         self
     }
+    /// Nodes powered on with a PXE boot override network-boot against these servers; see
+    /// [`Node::netboots`].
+    pub fn netboot(mut self, cfg: NetbootConfig) -> Self {
+        self.cfg.netboot = Some(cfg);
+        self
+    }
     /// Which BMC the Redfish faces behave like.
     pub fn vendor(mut self, v: Vendor) -> Self {
         self.cfg.vendor = v;
@@ -114,6 +123,47 @@ pub struct Fleet {
     ipmi: Vec<IpmiFace>,
     redfish: Vec<RedfishFace>,
     tls: Option<TlsIdentity>,
+    netboot_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if let Some(t) = &self.netboot_task {
+            t.abort();
+        }
+    }
+}
+
+/// Network-boot each node that announces a PXE boot, concurrently, recording the outcome.
+async fn run_netboots(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<[u8; 6]>,
+    cfg: NetbootConfig,
+    nodes: Vec<Arc<Mutex<Node>>>,
+) {
+    while let Some(mac) = rx.recv().await {
+        let Some(node) = nodes
+            .iter()
+            .find(|n| lock_node(n).config().macs.first() == Some(&mac))
+            .cloned()
+        else {
+            continue;
+        };
+        let cfg = cfg.clone();
+        tokio::spawn(async move {
+            let r = crate::netboot(mac, &cfg).await.map_err(|e| e.to_string());
+            if let Err(e) = &r {
+                tracing::debug!(error = %e, "virtual node netboot failed");
+            }
+            lock_node(&node).netboots.push(r);
+        });
+    }
+}
+
+fn lock_node(n: &Mutex<Node>) -> std::sync::MutexGuard<'_, Node> {
+    match n.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 impl Fleet {
@@ -139,6 +189,10 @@ impl Fleet {
         } else {
             None
         };
+        let boot_tx = cfg.netboot.clone().map(|nb| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            (tx, rx, nb)
+        });
         let now = Instant::now();
         let mut nodes = Vec::with_capacity(cfg.count as usize);
         let mut ipmi = Vec::with_capacity(cfg.count as usize);
@@ -146,7 +200,9 @@ impl Fleet {
         for i in 0..cfg.count {
             let mut nc = NodeConfig::numbered(format!("node-{i:05}"), i);
             nc.power_delay = cfg.power_delay;
-            let node = Arc::new(Mutex::new(Node::new(nc, now)));
+            let mut n = Node::new(nc, now);
+            n.boot_events = boot_tx.as_ref().map(|(tx, _, _)| tx.clone());
+            let node = Arc::new(Mutex::new(n));
             let mut b = BmcConfig::builder().user(user.clone());
             let mut guid = [0u8; 16];
             guid[..4].copy_from_slice(b"bsim");
@@ -179,11 +235,14 @@ impl Fleet {
             nodes.push(node);
             ipmi.push(face);
         }
+        let netboot_task =
+            boot_tx.map(|(_tx, rx, nb)| tokio::spawn(run_netboots(rx, nb, nodes.clone())));
         Ok(Fleet {
             nodes,
             ipmi,
             redfish,
             tls,
+            netboot_task,
         })
     }
 

@@ -14,8 +14,9 @@
 //! push), an SSE event stream, six vendor profiles ([`Vendor`]) and faults.
 //!
 //! Status against issue 7: the node model, both faces, IPMI fault injection and fleets are
-//! here, with server-driven paging and `$expand` on the session and task collections; event
-//! subscriptions with push delivery and network boot of virtual nodes are not yet.
+//! here, with server-driven paging and `$expand` on the session and task collections, and a node
+//! powered on with a PXE override network-boots for real ([`NetbootConfig`]); event
+//! subscriptions with push delivery and disk boots that inspect a disk image are not yet.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), bmc_sim::Error> {
@@ -28,6 +29,8 @@
 //! ## Dependencies and why
 //! * `ipmi-proto`: the IPMI BMC side (sessions, cipher suites, commands) this crate puts nodes
 //!   behind; `tokio`: one UDP socket task per BMC; `thiserror`, `tracing`: errors and spans.
+//! * `pxe` (its TFTP packet codec, no servers) and `dhcproto` (DHCP messages): the virtual
+//!   firmware's network boot.
 //! * `axum` (HTTP/1 only) and `serde_json`: the Redfish face's routes and JSON bodies;
 //!   `futures-core`/`futures-util`: its SSE stream.
 //! * `rustls` and `tokio-rustls` (ring provider), `hyper`/`hyper-util`: HTTPS for the
@@ -40,6 +43,7 @@
 mod fault;
 mod fleet;
 mod ipmi;
+mod netboot;
 mod node;
 mod redfish;
 mod vendor;
@@ -47,6 +51,7 @@ mod vendor;
 pub use fault::Faults;
 pub use fleet::{Fleet, FleetConfig, FleetConfigBuilder};
 pub use ipmi::IpmiFace;
+pub use netboot::{Firmware, NetbootConfig, NetbootOutcome, netboot};
 pub use node::{Node, NodeConfig, PowerState};
 pub use redfish::{RedfishConfig, RedfishFace, TlsIdentity};
 pub use vendor::Vendor;
@@ -75,4 +80,7 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A virtual node's network boot failed.
+    #[error("network boot: {0}")]
+    Netboot(String),
 }

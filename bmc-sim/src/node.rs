@@ -75,6 +75,10 @@ pub struct Node {
     pub bios: BTreeMap<String, String>,
     /// Secure boot enabled.
     pub secure_boot: bool,
+    /// Where a PXE boot is announced (the fleet's network-boot task), when set.
+    pub(crate) boot_events: Option<tokio::sync::mpsc::UnboundedSender<[u8; 6]>>,
+    /// Network boots so far: what each got, or why it failed.
+    pub(crate) netboots: Vec<Result<crate::NetbootOutcome, String>>,
 }
 
 impl Node {
@@ -106,6 +110,8 @@ impl Node {
             serial_out: VecDeque::new(),
             bios,
             secure_boot: false,
+            boot_events: None,
+            netboots: Vec::new(),
         }
     }
 
@@ -133,6 +139,11 @@ impl Node {
     /// The boots so far, each with the device and mode it used.
     pub fn boots(&self) -> &[(BootDevice, BootMode)] {
         &self.boots
+    }
+
+    /// Network boots so far: what each got (address, boot file, iPXE script), or why it failed.
+    pub fn netboots(&self) -> &[Result<crate::NetbootOutcome, String>] {
+        &self.netboots
     }
 
     /// Chassis controls received, in order.
@@ -173,6 +184,11 @@ impl Node {
             self.boot.valid = false;
         }
         self.boots.push((device, mode));
+        if device == BootDevice::Pxe {
+            if let (Some(tx), Some(mac)) = (&self.boot_events, self.config.macs.first()) {
+                let _ = tx.send(*mac);
+            }
+        }
         self.serial_out.extend(
             format!(
                 "\r\n{} booting from {device:?} ({mode:?})\r\n",

@@ -43,6 +43,7 @@ pub struct DhcpServerBuilder {
     boot_server: Option<SocketAddr>,
     interface: Option<String>,
     client_port: u16,
+    reply_to_source: bool,
     pool: Option<Pool>,
     store: Box<dyn LeaseStore>,
 }
@@ -77,6 +78,14 @@ impl DhcpServerBuilder {
     /// The port replies to clients go to (68; tests may change it).
     pub fn client_port(mut self, port: u16) -> Self {
         self.client_port = port;
+        self
+    }
+    /// Answer every client at the address and port its request came from, instead of the
+    /// relay, its address or a broadcast (RFC 2131 4.1). Only for simulated clients that
+    /// cannot receive broadcasts, such as `bmc-sim`'s virtual nodes on loopback; real firmware
+    /// needs the default.
+    pub fn reply_to_source(mut self, yes: bool) -> Self {
+        self.reply_to_source = yes;
         self
     }
     /// Who may netboot (default: everyone).
@@ -165,6 +174,7 @@ impl DhcpServerBuilder {
                 classify: self.classify,
                 pool: self.pool,
                 client_port: self.client_port,
+                reply_to_source: self.reply_to_source,
                 store: self.store,
             },
         })
@@ -192,6 +202,7 @@ struct Core {
     classify: ClassifyConfig,
     pool: Option<Pool>,
     client_port: u16,
+    reply_to_source: bool,
     store: Box<dyn LeaseStore>,
 }
 
@@ -309,7 +320,7 @@ impl Core {
         }
         let bytes = reply.encode(&frame).ok()?;
         // Where to send (RFC 2131 4.1): the relay, the client's address, or broadcast.
-        let to = if boot_port {
+        let to = if boot_port || self.reply_to_source {
             from
         } else if let Some(relay) = info.relay {
             SocketAddr::V4(SocketAddrV4::new(relay, 67))
@@ -362,6 +373,7 @@ impl DhcpServer {
             boot_server: None,
             interface: None,
             client_port: 68,
+            reply_to_source: false,
             pool: None,
             store: Box::new(MemoryStore::new()),
         }
@@ -450,6 +462,7 @@ mod tests {
             classify: ClassifyConfig::default(),
             pool: Some(pool),
             client_port: 68,
+            reply_to_source: false,
             store,
         }
     }
