@@ -127,3 +127,20 @@ echo "== imaging: image writer vs qemu-img convert, dd, zstd -d | dd, bmaptool (
 # (default /var/tmp/imaging-bench); IMAGING_BENCH_SIZE in bytes (default 1 GiB; the issue's
 # figure is 4 GiB: IMAGING_BENCH_SIZE=4294967296).
 $T/imaging_write
+
+echo
+echo "== Redfish service: GETs of a ComputerSystem per second, bmc-sim's face against sushy-emulator (fake driver), same client"
+cat >"$out/sushy.conf" <<CONF
+SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'
+SUSHY_EMULATOR_LISTEN_PORT = 43000
+SUSHY_EMULATOR_STATE_DIR = '$out/sushy-state'
+SUSHY_EMULATOR_FAKE_DRIVER = True
+SUSHY_EMULATOR_FAKE_SYSTEMS = [{'uuid': '27946b59-9e44-4fa7-8e91-f3527a1e0001', 'name': 'node-1', 'power_state': 'Off', 'nics': [{'mac': '52:54:00:aa:00:01', 'ip': '127.0.0.11'}]}]
+CONF
+.venv-peers/bin/sushy-emulator --config "$out/sushy.conf" >"$out/sushy.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:43000/redfish/v1/ && break; sleep 0.1; done
+$T/redfish_bench ceiling http://127.0.0.1:43000 /redfish/v1/Systems/27946b59-9e44-4fa7-8e91-f3527a1e0001 2000 8 | tee "$out/rf_sushy_emu"
+$T/redfish_bench ceiling $RF $SYSP 2000 8 | tee "$out/rf_bmcsim"
+a=$(awk '{ print $(NF-1) }' "$out/rf_bmcsim"); b=$(awk '{ print $(NF-1) }' "$out/rf_sushy_emu")
+printf 'ratio bmc-sim/sushy-emulator requests/s: %.1fx\n' "$(calc "$a / $b")"
