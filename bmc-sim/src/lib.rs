@@ -53,7 +53,7 @@ pub use fleet::{Fleet, FleetConfig, FleetConfigBuilder};
 pub use ipmi::IpmiFace;
 pub use netboot::{Firmware, NetbootConfig, NetbootOutcome, netboot};
 pub use node::{Node, NodeConfig, PowerState};
-pub use redfish::{RedfishConfig, RedfishFace, TlsIdentity};
+pub use redfish::{RedfishConfig, RedfishFace, TlsIdentity, redfish_router};
 pub use vendor::Vendor;
 
 /// Errors of the simulator.

@@ -172,6 +172,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+impl App {
+    fn new(cfg: RedfishConfig, node: Arc<Mutex<Node>>, faults: Faults, seed: u64) -> Self {
+        App {
+            node,
+            face: Arc::new(Mutex::new(FaceState {
+                firmware_version: "1.0.0".into(),
+                ..FaceState::default()
+            })),
+            events: tokio::sync::broadcast::channel(256).0,
+            faults: Arc::new(Mutex::new(faults)),
+            dice: Arc::new(Mutex::new(Dice::new(seed | 0x5eed << 32))),
+            p: Arc::new(Profile::of(cfg.vendor)),
+            cfg: Arc::new(cfg),
+        }
+    }
+}
+
+/// The Redfish face's routes over `node`, to serve from your own server (or to drive without
+/// sockets, as the fuzz target does). [`RedfishFace::start`] serves the same router.
+pub fn redfish_router(cfg: RedfishConfig, node: Arc<Mutex<Node>>) -> Router {
+    router(App::new(cfg, node, Faults::default(), 1))
+}
+
 /// A running Redfish face (the task stops when this is dropped).
 #[derive(Debug)]
 pub struct RedfishFace {
@@ -205,18 +228,7 @@ impl RedfishFace {
             source,
         })?;
         let tls = cfg.tls.clone();
-        let app = App {
-            node,
-            face: Arc::new(Mutex::new(FaceState {
-                firmware_version: "1.0.0".into(),
-                ..FaceState::default()
-            })),
-            events: tokio::sync::broadcast::channel(256).0,
-            faults: Arc::new(Mutex::new(faults)),
-            dice: Arc::new(Mutex::new(Dice::new(u64::from(addr.port()) | 0x5eed << 32))),
-            p: Arc::new(Profile::of(cfg.vendor)),
-            cfg: Arc::new(cfg),
-        };
+        let app = App::new(cfg, node, faults, u64::from(addr.port()));
         let faults = app.faults.clone();
         let router = router(app);
         let tls = match &tls {
