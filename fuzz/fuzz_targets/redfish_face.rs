@@ -20,7 +20,10 @@ const TARGETS: &[(&str, &str)] = &[
     // Not InsertMedia: it makes a HEAD request to the image URL, and fuzzed input must not
     // send traffic anywhere.
     ("POST", "/redfish/v1/SessionService/Sessions"),
-    ("POST", "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate"),
+    (
+        "POST",
+        "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
+    ),
     ("POST", "/redfish/v1/UpdateService/upload"),
     ("GET", "/redfish/v1/SessionService/Sessions"),
     ("GET", "/redfish/v1/TaskService/Tasks"),
@@ -38,8 +41,16 @@ fn rt() -> &'static tokio::runtime::Runtime {
 
 fuzz_target!(|input: (u8, u8, bool, Vec<u8>, Vec<u8>, Vec<u8>)| {
     let (target, vendor, basic, body, query, header) = input;
-    let vendor = [Vendor::Generic, Vendor::Dell, Vendor::Supermicro, Vendor::Lenovo][vendor as usize % 4];
-    let node = Arc::new(Mutex::new(Node::new(NodeConfig::numbered("fuzz", 1), Instant::now())));
+    let vendor = [
+        Vendor::Generic,
+        Vendor::Dell,
+        Vendor::Supermicro,
+        Vendor::Lenovo,
+    ][vendor as usize % 4];
+    let node = Arc::new(Mutex::new(Node::new(
+        NodeConfig::numbered("fuzz", 1),
+        Instant::now(),
+    )));
     let router = redfish_router(
         RedfishConfig {
             vendor,
@@ -53,15 +64,23 @@ fuzz_target!(|input: (u8, u8, bool, Vec<u8>, Vec<u8>, Vec<u8>)| {
         .filter(|c| c.is_ascii_graphic() && *c != '#')
         .take(64)
         .collect();
-    let uri = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
-    let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).expect("method")).uri(uri.as_str());
+    let uri = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut req = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("method"))
+        .uri(uri.as_str());
     if basic {
         req = req.header("authorization", "Basic YWRtaW46cGFzc3dvcmQ=");
     }
     if let Ok(v) = axum::http::HeaderValue::from_bytes(&header) {
         req = req.header("if-match", v.clone()).header("content-type", v);
     }
-    let Ok(req) = req.body(Body::from(body)) else { return };
+    let Ok(req) = req.body(Body::from(body)) else {
+        return;
+    };
     rt().block_on(async {
         let resp = router.clone().oneshot(req).await.expect("infallible");
         assert!(resp.status().as_u16() >= 200);

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use redfish_client::model::{
-    Bios, Chassis, ComputerSystem, Manager, Message, SecureBoot, ServiceRoot, Session, SessionService, Task,
-    VirtualMedia,
+    Bios, Chassis, ComputerSystem, Manager, Message, SecureBoot, ServiceRoot, Session,
+    SessionService, Task, VirtualMedia,
 };
 use redfish_client::{Collection, Link};
 
@@ -19,9 +19,17 @@ fuzz_target!(|data: &[u8]| {
         let _ = s.allowed_reset_types();
         let _ = s.boot.as_ref().map(|b| b.advertises_mode());
         if let Some(boot) = &s.boot {
-            let req = redfish_client::ops::BootOverride::once(redfish_client::model::BootSource::Cd);
-            for q in [redfish_client::quirks::Vendor::Supermicro, redfish_client::quirks::Vendor::Hpe] {
-                let _ = redfish_client::ops::boot_override_patches(Some(boot), &req, &redfish_client::quirks::Quirks::for_vendor(q));
+            let req =
+                redfish_client::ops::BootOverride::once(redfish_client::model::BootSource::Cd);
+            for q in [
+                redfish_client::quirks::Vendor::Supermicro,
+                redfish_client::quirks::Vendor::Hpe,
+            ] {
+                let _ = redfish_client::ops::boot_override_patches(
+                    Some(boot),
+                    &req,
+                    &redfish_client::quirks::Quirks::for_vendor(q),
+                );
             }
         }
     }

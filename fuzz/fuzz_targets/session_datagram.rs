@@ -47,12 +47,18 @@ fuzz_target!(|input: (u8, Vec<Vec<u8>>)| {
         now,
     );
     let ev = pump(now, &mut s, &mut bmc, &mut sys);
-    assert!(matches!(ev.first(), Some(Event::Established { .. })), "{ev:?}");
+    assert!(
+        matches!(ev.first(), Some(Event::Established { .. })),
+        "{ev:?}"
+    );
     for d in &datagrams {
         s.handle_datagram(now, d);
         let _ = bmc.handle(now, d, &mut sys);
     }
-    assert!(s.poll_event().is_none(), "a fuzzed datagram produced an event");
+    assert!(
+        s.poll_event().is_none(),
+        "a fuzzed datagram produced an event"
+    );
     let id = s.submit(now, &GetChassisStatus);
     let ev = pump(now, &mut s, &mut bmc, &mut sys);
     assert!(

@@ -17,7 +17,12 @@ fuzz_target!(|data: &[u8]| {
         if let Packet::Rrq(req) = p {
             let now = Instant::now();
             let cfg = TransferConfig::default();
-            let mut t = ReadTransfer::new(&req, Box::new(MemoryContent::new(vec![1u8; 3000])), &cfg, now);
+            let mut t = ReadTransfer::new(
+                &req,
+                Box::new(MemoryContent::new(vec![1u8; 3000])),
+                &cfg,
+                now,
+            );
             let mut out = Vec::new();
             for _ in 0..8 {
                 while t.poll_transmit(&mut out) {}
@@ -32,7 +37,12 @@ fuzz_target!(|data: &[u8]| {
     let rrq = b"\x00\x01f\x00octet\x00blksize\x008\x00windowsize\x004\x00";
     if let Ok(Packet::Rrq(req)) = Packet::parse(rrq) {
         let now = Instant::now();
-        let mut t = ReadTransfer::new(&req, Box::new(MemoryContent::new(vec![2u8; 100])), &TransferConfig::default(), now);
+        let mut t = ReadTransfer::new(
+            &req,
+            Box::new(MemoryContent::new(vec![2u8; 100])),
+            &TransferConfig::default(),
+            now,
+        );
         let mut out = Vec::new();
         while t.poll_transmit(&mut out) {}
         t.handle_datagram(now, &[0, 4, 0, 0]);
