@@ -144,3 +144,22 @@ $T/redfish_bench ceiling http://127.0.0.1:43000 /redfish/v1/Systems/27946b59-9e4
 $T/redfish_bench ceiling $RF $SYSP 2000 8 | tee "$out/rf_bmcsim"
 a=$(awk '{ print $(NF-1) }' "$out/rf_bmcsim"); b=$(awk '{ print $(NF-1) }' "$out/rf_sushy_emu")
 printf 'ratio bmc-sim/sushy-emulator requests/s: %.1fx\n' "$(calc "$a / $b")"
+
+echo
+echo "== pxe: TFTP (ours vs tftpd-hpa and dnsmasq, same clients) and DHCP (ours vs dnsmasq under perfdhcp)"
+# As root only: the peers run in network namespaces and veth pairs that the two scripts create
+# and remove on exit (servers on 127.0.0.1 inside them); nothing reaches the host's network.
+# Env knobs (TFTP_RUNS, TFTP_MIB, STORM_N, STORM_MIB, PERF_SECS, DO_RATES, DORA_RATES, CLIENTS,
+# DHCP_EXTRA=1) are described in scripts/peers/pxe-bench-{tftp,dhcp}.sh. About 3 minutes.
+if [ "$(id -u)" != 0 ]; then
+  echo "skipped: needs root (network namespaces)"
+else
+  cargo build --release -q -p benches --bin pxe_bench_server --bin pxe_pool
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  scripts/peers/pxe-bench-tftp.sh $T/pxe_bench_server
+  echo
+  scripts/peers/pxe-bench-dhcp.sh $T/pxe_bench_server
+  # Sans-IO: cost of one address-pool OFFER as outstanding offers and reservations grow.
+  $T/pxe_pool
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
