@@ -39,6 +39,8 @@ pub struct Pool {
     lease_time: Duration,
     offer_time: Duration,
     reservations: HashMap<Mac, Ipv4Addr>,
+    /// The same reservations by address, so checking a candidate is one lookup.
+    reserved_by: HashMap<Ipv4Addr, Mac>,
     leases: HashMap<Mac, Lease>,
     owners: HashMap<Ipv4Addr, Mac>,
     cursor: u32,
@@ -62,6 +64,7 @@ impl Pool {
             lease_time: Duration::from_secs(3600),
             offer_time: Duration::from_secs(30),
             reservations: HashMap::new(),
+            reserved_by: HashMap::new(),
             leases: HashMap::new(),
             owners: HashMap::new(),
             cursor: f,
@@ -82,12 +85,15 @@ impl Pool {
 
     /// With a static reservation (it may lie outside FIRST..=LAST).
     pub fn with_reservation(mut self, mac: Mac, ip: Ipv4Addr) -> Self {
-        self.reservations.insert(mac, ip);
+        if let Some(old) = self.reservations.insert(mac, ip) {
+            self.reserved_by.remove(&old);
+        }
+        self.reserved_by.insert(ip, mac);
         self
     }
 
     fn free(&self, ip: Ipv4Addr, mac: Mac, now: Instant) -> bool {
-        if self.reservations.iter().any(|(m, r)| *r == ip && *m != mac) {
+        if self.reserved_by.get(&ip).is_some_and(|m| *m != mac) {
             return false;
         }
         match self.owners.get(&ip) {
@@ -127,6 +133,11 @@ impl Pool {
         now: Instant,
     ) -> Option<Ipv4Addr> {
         let ip = self.choose(mac, requested, now)?;
+        // Move the search past this address now, not only on REQUEST: otherwise every
+        // DISCOVER re-scans all the offers still waiting for a REQUEST.
+        if self.in_range(ip) && !self.reservations.contains_key(&mac) {
+            self.advance_past(ip);
+        }
         let until = self
             .leases
             .get(&mac)
@@ -177,10 +188,14 @@ impl Pool {
         }
         self.hold(mac, ip, now + self.lease_time);
         if self.in_range(ip) {
-            let next = u32::from(ip).saturating_add(1);
-            self.cursor = if next > self.last { self.first } else { next };
+            self.advance_past(ip);
         }
         Some(ip)
+    }
+
+    fn advance_past(&mut self, ip: Ipv4Addr) {
+        let next = u32::from(ip).saturating_add(1);
+        self.cursor = if next > self.last { self.first } else { next };
     }
 
     /// The lease time given on each ACK.
