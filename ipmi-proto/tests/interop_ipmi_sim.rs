@@ -26,31 +26,31 @@ fn cfg(user: &str, pass: &str, suite: SuiteChoice) -> SessionConfig {
         .unwrap()
 }
 
-fn bootparam5(sim: &IpmiSim) -> String {
+/// ipmitool as admin, suite 3, against the ipmi_sim peer; its output (success asserted).
+fn ipmitool_sim(sim: &IpmiSim, args: &[&str]) -> String {
     let port = sim.port.to_string();
-    let o = run(
-        "ipmitool",
-        &[
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "admin",
-            "-P",
-            "password",
-            "-C",
-            "3",
-            "chassis",
-            "bootparam",
-            "get",
-            "5",
-        ],
-    );
+    let mut a = vec![
+        "-I",
+        "lanplus",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-U",
+        "admin",
+        "-P",
+        "password",
+        "-C",
+        "3",
+    ];
+    a.extend_from_slice(args);
+    let o = run("ipmitool", &a);
     assert!(o.status.success(), "{}", stderr(&o));
     stdout(&o)
+}
+
+fn bootparam5(sim: &IpmiSim) -> String {
+    ipmitool_sim(sim, &["chassis", "bootparam", "get", "5"])
 }
 
 #[test]
@@ -154,28 +154,6 @@ fn many_sessions_one_socket_against_ipmi_sim() {
             r.unwrap().unwrap();
         }
     });
-}
-
-fn ipmitool_sim(sim: &IpmiSim, args: &[&str]) -> String {
-    let port = sim.port.to_string();
-    let mut a = vec![
-        "-I",
-        "lanplus",
-        "-H",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-U",
-        "admin",
-        "-P",
-        "password",
-        "-C",
-        "3",
-    ];
-    a.extend_from_slice(args);
-    let o = run("ipmitool", &a);
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o)
 }
 
 #[test]

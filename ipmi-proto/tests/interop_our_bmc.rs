@@ -7,7 +7,9 @@ mod common;
 use common::{OurBmc, require, run, stderr, stdout};
 use ipmi_proto::cmd::chassis::{BootDevice, BootMode, BootPersistence, ChassisControl};
 
-fn ipmitool(bmc: &OurBmc, suite: &str, args: &[&str]) -> std::process::Output {
+/// ipmitool over lanplus to our BMC, with login options `login` (`-U`, `-P`, `-C`, `-L`...)
+/// and then `args`.
+fn ipmitool_with(bmc: &OurBmc, login: &[&str], args: &[&str]) -> std::process::Output {
     let port = bmc.port();
     let mut a = vec![
         "-I",
@@ -16,19 +18,19 @@ fn ipmitool(bmc: &OurBmc, suite: &str, args: &[&str]) -> std::process::Output {
         "127.0.0.1",
         "-p",
         &port,
-        "-U",
-        "admin",
-        "-P",
-        "password",
-        "-C",
-        suite,
         "-N",
         "1",
         "-R",
         "3",
     ];
+    a.extend_from_slice(login);
     a.extend_from_slice(args);
     run("ipmitool", &a)
+}
+
+/// ipmitool as admin with cipher suite `suite`.
+fn ipmitool(bmc: &OurBmc, suite: &str, args: &[&str]) -> std::process::Output {
+    ipmitool_with(bmc, &["-U", "admin", "-P", "password", "-C", suite], args)
 }
 
 fn ok(o: &std::process::Output) -> String {
@@ -99,31 +101,10 @@ fn ipmitool_power_boot_and_mc_info_suites_3_and_17() {
 fn ipmitool_wrong_password_and_privilege_limits() {
     require("ipmitool", "ipmitool");
     let bmc = OurBmc::start();
-    let port = bmc.port();
-    let o = run(
-        "ipmitool",
-        &[
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "admin",
-            "-P",
-            "wrong",
-            "-C",
-            "17",
-            "-N",
-            "1",
-            "-R",
-            "1",
-            "-v",
-            "chassis",
-            "power",
-            "status",
-        ],
+    let o = ipmitool_with(
+        &bmc,
+        &["-U", "admin", "-P", "wrong", "-C", "17", "-v"],
+        &["chassis", "power", "status"],
     );
     assert!(!o.status.success());
     // ipmitool reports the RAKP 2 HMAC mismatch, not a timeout.
@@ -134,86 +115,25 @@ fn ipmitool_wrong_password_and_privilege_limits() {
     );
 
     // A USER-privilege session may read but not control power.
-    let o = run(
-        "ipmitool",
-        &[
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "user",
-            "-P",
-            "userpass",
-            "-L",
-            "USER",
-            "-C",
-            "17",
-            "-N",
-            "1",
-            "-R",
-            "3",
-            "chassis",
-            "power",
-            "status",
-        ],
+    let o = ipmitool_with(
+        &bmc,
+        &["-U", "user", "-P", "userpass", "-L", "USER", "-C", "17"],
+        &["chassis", "power", "status"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(
-        "ipmitool",
-        &[
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "user",
-            "-P",
-            "userpass",
-            "-L",
-            "USER",
-            "-C",
-            "17",
-            "-N",
-            "1",
-            "-R",
-            "3",
-            "chassis",
-            "power",
-            "on",
-        ],
+    let o = ipmitool_with(
+        &bmc,
+        &["-U", "user", "-P", "userpass", "-L", "USER", "-C", "17"],
+        &["chassis", "power", "on"],
     );
     assert!(!o.status.success());
     assert!(!bmc.system.lock().unwrap().power_on);
 
     // 20-byte passwords work in full (ipmi_sim truncates them to 19).
-    let o = run(
-        "ipmitool",
-        &[
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "admin20",
-            "-P",
-            "abcdefghijklmnopqrst",
-            "-C",
-            "17",
-            "-N",
-            "1",
-            "-R",
-            "3",
-            "chassis",
-            "power",
-            "status",
-        ],
+    let o = ipmitool_with(
+        &bmc,
+        &["-U", "admin20", "-P", "abcdefghijklmnopqrst", "-C", "17"],
+        &["chassis", "power", "status"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
@@ -223,29 +143,10 @@ fn ipmitool_lists_our_cipher_suites() {
     require("ipmitool", "ipmitool");
     let bmc = OurBmc::start();
     // Without -C, ipmitool asks Get Channel Cipher Suites before the session and picks 17.
-    let port = bmc.port();
-    let o = run(
-        "ipmitool",
-        &[
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "admin",
-            "-P",
-            "password",
-            "-N",
-            "1",
-            "-R",
-            "3",
-            "-v",
-            "chassis",
-            "power",
-            "status",
-        ],
+    let o = ipmitool_with(
+        &bmc,
+        &["-U", "admin", "-P", "password", "-v"],
+        &["chassis", "power", "status"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).trim(), "Chassis Power is off");
