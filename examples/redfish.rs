@@ -8,8 +8,11 @@
 //! COMMAND is one of `inventory`, `power SYSTEM on|off|force-off|restart|force-restart|graceful-shutdown|nmi|status`,
 //! `boot SYSTEM pxe|hdd|cd|bios|none [--once|--continuous] [--uefi|--legacy]`,
 //! `media insert SYSTEM IMAGE-URL`, `media eject SYSTEM`, `bios SYSTEM [get | set KEY=VALUE...]`,
-//! `get PATH`. SYSTEM is a system `Id`, a path, or `all`. Exit 0 on success; otherwise the
-//! service's message on stderr and exit code 1.
+//! `update IMAGE-URL|FILE [--target ID...] [--no-wait]` (SimpleUpdate for a URL, a multipart
+//! push for a local file, then the task followed to its end), `events [--count N]
+//! [--idle-timeout SECS]` (the SSE stream, one line per event record),
+//! `subscriptions [list | add URL | delete ID]`, `get PATH`. SYSTEM is a system `Id`, a path,
+//! or `all`. Exit 0 on success; otherwise the service's message on stderr and exit code 1.
 
 use std::process::ExitCode;
 
@@ -97,6 +100,35 @@ enum Command {
         /// System id, path, or `all`.
         system: String,
         /// `get` (default) or `set KEY=VALUE...`.
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Update firmware from a URL the BMC can reach (SimpleUpdate) or a local file (pushed).
+    Update {
+        /// `http(s)://...` (or another scheme the BMC supports), or a local file path.
+        image: String,
+        /// Components to update (`@odata.id`s of FirmwareInventory members).
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// Return once the service accepted the update instead of following its task.
+        #[arg(long)]
+        no_wait: bool,
+        /// Longest wait for the task, in seconds.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
+    /// Print the EventService's server-sent events as they come.
+    Events {
+        /// Stop after this many event records.
+        #[arg(long)]
+        count: Option<usize>,
+        /// Give up after this many seconds without a byte from the service.
+        #[arg(long, default_value_t = 300)]
+        idle_timeout: u64,
+    },
+    /// List, add or delete event subscriptions.
+    Subscriptions {
+        /// `list` (default), `add URL`, or `delete ID`.
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
@@ -336,6 +368,17 @@ async fn run(client: &Client, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Update {
+            image,
+            targets,
+            no_wait,
+            timeout,
+        } => update(client, &image, targets, no_wait, timeout).await,
+        Command::Events {
+            count,
+            idle_timeout,
+        } => events(client, count, idle_timeout).await,
+        Command::Subscriptions { args } => subscriptions(client, &args).await,
         Command::Get { path } => {
             let v = client.get_json(&path).await?;
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -389,6 +432,36 @@ async fn inventory(client: &Client) -> anyhow::Result<()> {
             );
         }
     }
+    if client.service_root().await?.chassis.is_some() {
+        for ch in client.chassis().await? {
+            // Power and thermal are extra information: a chassis without them is no failure.
+            let pt = match client.power_thermal(&ch).await {
+                Ok(pt) => pt,
+                Err(e) => {
+                    eprintln!(
+                        "chassis {}: power/thermal unreadable: {e}",
+                        or_dash(ch.id.as_ref())
+                    );
+                    continue;
+                }
+            };
+            let max_temp = pt
+                .temperatures
+                .iter()
+                .filter_map(|t| t.celsius)
+                .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+            println!(
+                "chassis {}: type={} power={}W psus={} fans={} hottest={}C ({:?})",
+                or_dash(ch.id.as_ref()),
+                or_dash(ch.chassis_type.as_ref()),
+                or_dash(pt.consumed_watts),
+                pt.power_supplies.len(),
+                pt.fans.len(),
+                or_dash(max_temp),
+                pt.source
+            );
+        }
+    }
     for m in client.managers().await? {
         println!(
             "manager {}: type={} model={} firmware={}",
@@ -399,4 +472,114 @@ async fn inventory(client: &Client) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn update(
+    client: &Client,
+    image: &str,
+    targets: Vec<String>,
+    no_wait: bool,
+    timeout: u64,
+) -> anyhow::Result<()> {
+    use redfish_client::ActionOutcome;
+    use redfish_client::update::{PushUpdate, SimpleUpdate, UpdateImage};
+    let is_url = image.contains("://");
+    let outcome = if is_url {
+        client
+            .simple_update(&SimpleUpdate::new(image).targets(targets))
+            .await?
+    } else {
+        let img = UpdateImage::from_file(image).await?;
+        println!("pushing {} ({} bytes)", img.file_name(), img.len());
+        client
+            .push_update(&img, &PushUpdate::default().targets(targets))
+            .await?
+    };
+    match outcome {
+        ActionOutcome::Accepted(monitor) if !no_wait => {
+            println!("update accepted: task {}", monitor.location);
+            let task = client
+                .wait_task(&monitor, std::time::Duration::from_secs(timeout))
+                .await?;
+            println!(
+                "task {}: {}",
+                monitor.location,
+                or_dash(task.task_state.as_ref())
+            );
+            for m in &task.messages {
+                println!(
+                    "  {}: {}",
+                    or_dash(m.message_id.as_ref()),
+                    or_dash(m.message.as_ref())
+                );
+            }
+        }
+        ActionOutcome::Accepted(monitor) => println!("update accepted: task {}", monitor.location),
+        ActionOutcome::Done { status, .. } => println!("update done (HTTP {status})"),
+        _ => println!("update sent"),
+    }
+    Ok(())
+}
+
+async fn events(client: &Client, count: Option<usize>, idle_timeout: u64) -> anyhow::Result<()> {
+    use redfish_client::sse::SseLimits;
+    let limits = SseLimits::default().idle_timeout(std::time::Duration::from_secs(idle_timeout));
+    let mut stream = client.event_stream(limits).await?;
+    let mut seen = 0usize;
+    while let Some(event) = stream.next().await? {
+        for r in &event.events {
+            println!(
+                "{} {} {} {} {}",
+                or_dash(r.event_timestamp.as_ref()),
+                or_dash(r.message_severity.as_ref().or(r.severity.as_ref())),
+                or_dash(r.message_id.as_ref()),
+                or_dash(r.origin_of_condition.as_ref().map(|o| o.id().to_string())),
+                or_dash(r.message.as_ref())
+            );
+            seen += 1;
+        }
+        if count.is_some_and(|c| seen >= c) {
+            return Ok(());
+        }
+    }
+    bail!("the service closed the event stream")
+}
+
+async fn subscriptions(client: &Client, args: &[String]) -> anyhow::Result<()> {
+    use redfish_client::model::NewSubscription;
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] | ["list"] => {
+            for s in client.subscriptions().await? {
+                println!(
+                    "{}: destination={} context={} registries={}",
+                    or_dash(s.id.as_ref()),
+                    or_dash(s.destination.as_ref()),
+                    or_dash(s.context.as_ref()),
+                    s.registry_prefixes.join(",")
+                );
+            }
+            Ok(())
+        }
+        ["add", url] => {
+            let s = client.subscribe(&NewSubscription::new(*url)).await?;
+            println!("subscription {} created", or_dash(s.id.as_ref()));
+            Ok(())
+        }
+        ["delete", id] => {
+            let all = client.subscriptions().await?;
+            let s = all
+                .iter()
+                .find(|s| s.id.as_deref() == Some(*id))
+                .with_context(|| format!("no subscription {id}"))?;
+            client.unsubscribe(s).await?;
+            println!("subscription {id} deleted");
+            Ok(())
+        }
+        _ => bail!("usage: subscriptions [list | add URL | delete ID]"),
+    }
 }

@@ -142,6 +142,160 @@ impl RetryPolicy {
     }
 }
 
+/// A retry budget shared by many clients (one per BMC of a fleet), so that a failing rack
+/// causes no retry storm: retries are allowed as a ratio of the requests made plus a small
+/// floor per second, like Finagle's `RetryBudget` and gRPC's retry throttling.
+///
+/// Every first attempt deposits `ratio` of a token and every retry withdraws one; the
+/// balance also refills by `min_retries_per_sec` each second and never exceeds
+/// `max_balance`. When it is empty the retry is not made and the caller gets the last answer
+/// (or error) at once. Clones share the same balance; give the same budget to every
+/// [`ClientBuilder::retry_budget`] of a fleet. Time is tokio's, so tests can pause it.
+///
+/// ```
+/// use redfish_client::{Client, RetryBudget};
+/// // Retries up to 10% of requests, plus 5 per second, across the whole fleet.
+/// let budget = RetryBudget::new(0.1, 5.0);
+/// let clients: Vec<Client> = (0..100)
+///     .map(|i| Client::builder(format!("http://127.0.0.1:{}", 9000 + i))
+///         .retry_budget(budget.clone())
+///         .build()
+///         .unwrap())
+///     .collect();
+/// assert_eq!(budget.stats().retries, 0);
+/// # drop(clients);
+/// ```
+#[derive(Clone)]
+pub struct RetryBudget {
+    inner: Arc<BudgetInner>,
+}
+
+/// Balances are kept in millionths of a retry, so that ratios add up exactly.
+const MICRO: f64 = 1e6;
+
+struct BudgetInner {
+    ratio: u64,
+    min_per_sec: f64,
+    max_balance: u64,
+    state: std::sync::Mutex<BudgetState>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BudgetState {
+    balance: u64,
+    last_refill: tokio::time::Instant,
+    stats: RetryBudgetStats,
+}
+
+/// Counters of a [`RetryBudget`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryBudgetStats {
+    /// First attempts made (deposits).
+    pub requests: u64,
+    /// Retries allowed.
+    pub retries: u64,
+    /// Retries refused because the budget was empty.
+    pub refused: u64,
+}
+
+impl fmt::Debug for RetryBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryBudget")
+            .field("ratio", &(self.inner.ratio as f64 / MICRO))
+            .field("min_retries_per_sec", &self.inner.min_per_sec)
+            .field("max_balance", &(self.inner.max_balance as f64 / MICRO))
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl RetryBudget {
+    /// Retries allowed: `ratio` of the requests (e.g. 0.2 for 20%) plus `min_retries_per_sec`;
+    /// at most 10 seconds' worth of the floor (and at least 10 retries) can be saved up.
+    pub fn new(ratio: f64, min_retries_per_sec: f64) -> Self {
+        let min = min_retries_per_sec.max(0.0);
+        Self::with_max_balance(ratio, min, (min * 10.0).max(10.0))
+    }
+
+    /// As [`RetryBudget::new`], choosing how many retries can be saved up.
+    pub fn with_max_balance(ratio: f64, min_retries_per_sec: f64, max_balance: f64) -> Self {
+        let ratio = if ratio.is_finite() {
+            ratio.max(0.0)
+        } else {
+            0.0
+        };
+        let min = if min_retries_per_sec.is_finite() {
+            min_retries_per_sec.max(0.0)
+        } else {
+            0.0
+        };
+        let max = if max_balance.is_finite() {
+            max_balance.max(0.0)
+        } else {
+            0.0
+        };
+        let micro = |x: f64| (x.min(1e12) * MICRO).round() as u64;
+        Self {
+            inner: Arc::new(BudgetInner {
+                ratio: micro(ratio),
+                min_per_sec: min,
+                max_balance: micro(max),
+                state: std::sync::Mutex::new(BudgetState {
+                    balance: micro(min.min(max)),
+                    last_refill: tokio::time::Instant::now(),
+                    stats: RetryBudgetStats::default(),
+                }),
+            }),
+        }
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut BudgetState, &BudgetInner) -> R) -> R {
+        let mut g = match self.inner.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let now = tokio::time::Instant::now();
+        let secs = now.saturating_duration_since(g.last_refill).as_secs_f64();
+        g.last_refill = now;
+        let refill = (secs * self.inner.min_per_sec * MICRO).min(1e18) as u64;
+        g.balance = g.balance.saturating_add(refill).min(self.inner.max_balance);
+        f(&mut g, &self.inner)
+    }
+
+    /// Count a first attempt.
+    pub fn deposit(&self) {
+        self.with_state(|s, i| {
+            s.stats.requests += 1;
+            s.balance = s.balance.saturating_add(i.ratio).min(i.max_balance);
+        });
+    }
+
+    /// Take one retry from the budget; false (and counted as refused) when it is empty.
+    pub fn try_withdraw(&self) -> bool {
+        self.with_state(|s, _| {
+            if s.balance >= MICRO as u64 {
+                s.balance -= MICRO as u64;
+                s.stats.retries += 1;
+                true
+            } else {
+                s.stats.refused += 1;
+                false
+            }
+        })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> RetryBudgetStats {
+        self.with_state(|s, _| s.stats)
+    }
+
+    /// Retries available now.
+    pub fn balance(&self) -> f64 {
+        self.with_state(|s, _| s.balance as f64 / MICRO)
+    }
+}
+
 /// Options of a [`Client`]; from [`Client::builder`].
 ///
 /// ```
@@ -175,6 +329,7 @@ pub struct ClientBuilder {
     etag: EtagPolicy,
     quirks: Option<Quirks>,
     user_agent: String,
+    budget: Option<RetryBudget>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -193,6 +348,7 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("etag", &self.etag)
             .field("quirks", &self.quirks)
+            .field("retry_budget", &self.budget)
             .finish()
     }
 }
@@ -261,6 +417,11 @@ impl ClientBuilder {
         self.retry = policy;
         self
     }
+    /// Share a fleet-wide [`RetryBudget`]: retries of this client are also limited by it.
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
     /// How to send `If-Match`.
     pub fn etag_policy(mut self, policy: EtagPolicy) -> Self {
         self.etag = policy;
@@ -314,6 +475,18 @@ impl ClientBuilder {
             }
         }
         let http = http.build().map_err(|e| Error::build("HTTP client", e))?;
+        // The Basic header, computed once (reqwest's own encoding), marked sensitive.
+        let basic = http
+            .get(base.clone())
+            .basic_auth(&self.username, Some(self.password.expose()))
+            .build()
+            .ok()
+            .and_then(|r| r.headers().get(reqwest::header::AUTHORIZATION).cloned())
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            })
+            .unwrap_or_else(|| HeaderValue::from_static(""));
         let quirks = OnceCell::new_with(self.quirks.clone());
         Ok(Client {
             inner: Arc::new(Inner {
@@ -327,9 +500,12 @@ impl ClientBuilder {
                 limit: Semaphore::new(self.max_concurrent),
                 max_body: self.max_body,
                 retry: self.retry,
+                budget: self.budget,
+                basic,
                 etag: self.etag,
                 root: OnceCell::new(),
                 quirks,
+                urls: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
         })
     }
@@ -372,9 +548,13 @@ struct Inner {
     limit: Semaphore,
     max_body: usize,
     retry: RetryPolicy,
+    budget: Option<RetryBudget>,
+    /// `Authorization: Basic ...`, sensitive.
+    basic: HeaderValue,
     etag: EtagPolicy,
     root: OnceCell<ServiceRoot>,
     quirks: OnceCell<Quirks>,
+    urls: std::sync::Mutex<std::collections::HashMap<Box<str>, Url>>,
 }
 
 impl Drop for Inner {
@@ -461,6 +641,23 @@ impl Response {
     }
 }
 
+/// Paths whose URLs a client remembers.
+const URL_CACHE: usize = 512;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Whether a body may hold an `error` object or `@Message.ExtendedInfo` (a byte search, far
+/// cheaper than parsing).
+fn may_report_error(body: &[u8]) -> bool {
+    memchr::memmem::find(body, b"\"error\"").is_some()
+        || memchr::memmem::find(body, b"@Message.ExtendedInfo").is_some()
+}
+
 /// `Retry-After`: delay-seconds or an HTTP-date.
 pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
@@ -487,6 +684,29 @@ pub enum ActionOutcome {
     },
     /// 202 Accepted: a task to poll with [`Client::wait_task`].
     Accepted(TaskMonitor),
+}
+
+impl ActionOutcome {
+    /// The outcome of a successful (2xx) answer: a 202 with a `Location` (or a body with an
+    /// `@odata.id`) is a task to watch; anything else is done.
+    pub(crate) fn of(resp: &Response) -> Self {
+        if resp.status == StatusCode::ACCEPTED {
+            let location = resp.location().map(str::to_owned).or_else(|| {
+                let v = resp.json().ok()?;
+                v.get("@odata.id")?.as_str().map(str::to_owned)
+            });
+            if let Some(location) = location {
+                return ActionOutcome::Accepted(TaskMonitor {
+                    location,
+                    retry_after: resp.retry_after(),
+                });
+            }
+        }
+        ActionOutcome::Done {
+            status: resp.status.as_u16(),
+            body: resp.json().unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// Where to watch a long-running operation: the `Location` of a 202.
@@ -522,6 +742,7 @@ impl Client {
             retry: RetryPolicy::default(),
             etag: EtagPolicy::default(),
             quirks: None,
+            budget: None,
             user_agent: concat!("redfish-client/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
@@ -532,6 +753,20 @@ impl Client {
     }
 
     fn url(&self, path: &str) -> Result<Url> {
+        // Parsing a URL per request is measurable on the hot path: remember the last paths.
+        if let Some(u) = lock(&self.inner.urls).get(path) {
+            return Ok(u.clone());
+        }
+        let url = self.parse_url(path)?;
+        let mut cache = lock(&self.inner.urls);
+        if cache.len() >= URL_CACHE {
+            cache.clear();
+        }
+        cache.insert(path.into(), url.clone());
+        Ok(url)
+    }
+
+    fn parse_url(&self, path: &str) -> Result<Url> {
         let url = self
             .inner
             .base
@@ -546,43 +781,28 @@ impl Client {
         Ok(url)
     }
 
-    /// One HTTP exchange, no retries: concurrency permit, auth header, body cap.
-    async fn send_once(
+    /// A request with the Redfish headers and, if `with_auth`, the credentials; also the
+    /// session generation the token belongs to.
+    pub(crate) async fn build_request(
         &self,
         method: &Method,
         path: &str,
-        body: Option<&[u8]>,
-        if_match: Option<&str>,
+        accept: &'static str,
         with_auth: bool,
-    ) -> Result<(Response, Option<u64>)> {
+    ) -> Result<(reqwest::RequestBuilder, Option<u64>)> {
         let url = self.url(path)?;
-        let _permit = self
-            .inner
-            .limit
-            .acquire()
-            .await
-            .map_err(|e| Error::build("concurrency limit", e))?;
         let mut req = self
             .inner
             .http
             .request(method.clone(), url)
-            .header("Accept", "application/json")
-            .header("OData-Version", "4.0");
-        if let Some(b) = body {
-            req = req
-                .header("Content-Type", "application/json")
-                .body(b.to_vec());
-        }
-        if let Some(m) = if_match {
-            let v = HeaderValue::from_str(m).map_err(|e| Error::build("If-Match", e))?;
-            req = req.header("If-Match", v);
-        }
+            .header(reqwest::header::ACCEPT, HeaderValue::from_static(accept))
+            .header("OData-Version", HeaderValue::from_static("4.0"));
         let mut generation = None;
         if with_auth {
             match self.inner.auth {
                 AuthMethod::None => {}
                 AuthMethod::Basic => {
-                    req = req.basic_auth(&self.inner.username, Some(self.inner.password.expose()));
+                    req = req.header(reqwest::header::AUTHORIZATION, self.inner.basic.clone());
                 }
                 AuthMethod::Session => {
                     let state = self.session_state().await?;
@@ -594,22 +814,70 @@ impl Client {
                 }
             }
         }
-        let transport = |e: reqwest::Error| {
-            if e.is_timeout() {
-                Error::Timeout {
-                    method: method.clone(),
-                    path: path.to_owned(),
-                }
-            } else {
-                Error::Transport {
-                    method: method.clone(),
-                    path: path.to_owned(),
-                    not_sent: e.is_connect(),
-                    source: e,
-                }
+        Ok((req, generation))
+    }
+
+    /// Map a reqwest error to ours.
+    pub(crate) fn transport_error(method: &Method, path: &str, e: reqwest::Error) -> Error {
+        if e.is_timeout() {
+            Error::Timeout {
+                method: method.clone(),
+                path: path.to_owned(),
             }
-        };
-        let mut resp = req.send().await.map_err(transport)?;
+        } else {
+            Error::Transport {
+                method: method.clone(),
+                path: path.to_owned(),
+                not_sent: e.is_connect(),
+                source: e,
+            }
+        }
+    }
+
+    /// One HTTP exchange, no retries: concurrency permit, auth header, body cap.
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&[u8]>,
+        if_match: Option<&str>,
+        with_auth: bool,
+    ) -> Result<(Response, Option<u64>)> {
+        let _permit = self
+            .inner
+            .limit
+            .acquire()
+            .await
+            .map_err(|e| Error::build("concurrency limit", e))?;
+        let (mut req, generation) = self
+            .build_request(method, path, "application/json", with_auth)
+            .await?;
+        if let Some(b) = body {
+            req = req
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )
+                .body(b.to_vec());
+        }
+        if let Some(m) = if_match {
+            let v = HeaderValue::from_str(m).map_err(|e| Error::build("If-Match", e))?;
+            req = req.header(reqwest::header::IF_MATCH, v);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Self::transport_error(method, path, e))?;
+        Ok((self.read_response(method, path, resp).await?, generation))
+    }
+
+    /// Read a response's body, up to the cap.
+    pub(crate) async fn read_response(
+        &self,
+        method: &Method,
+        path: &str,
+        mut resp: reqwest::Response,
+    ) -> Result<Response> {
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         let too_large = || Error::BodyTooLarge {
@@ -617,28 +885,27 @@ impl Client {
             path: path.to_owned(),
             limit: self.inner.max_body,
         };
-        if resp
-            .content_length()
-            .is_some_and(|n| n > self.inner.max_body as u64)
-        {
+        let declared = resp.content_length();
+        if declared.is_some_and(|n| n > self.inner.max_body as u64) {
             return Err(too_large());
         }
-        let mut buf = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        let mut buf = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| Self::transport_error(method, path, e))?
+        {
             if buf.len() + chunk.len() > self.inner.max_body {
                 return Err(too_large());
             }
             buf.extend_from_slice(&chunk);
         }
         tracing::debug!(status = status.as_u16(), bytes = buf.len(), "response");
-        Ok((
-            Response {
-                status,
-                headers,
-                body: buf,
-            },
-            generation,
-        ))
+        Ok(Response {
+            status,
+            headers,
+            body: buf,
+        })
     }
 
     /// Send with retries and session re-login; the status is not judged.
@@ -667,6 +934,9 @@ impl Client {
             let policy = &self.inner.retry;
             let mut relogged = false;
             let mut attempt = 0u32;
+            if let Some(b) = &self.inner.budget {
+                b.deposit();
+            }
             loop {
                 let delay = match self
                     .send_once(&method, path, body, if_match, with_auth)
@@ -686,7 +956,7 @@ impl Client {
                         }
                         let retryable = matches!(code, 429 | 503)
                             || (is_idempotent(&method) && matches!(code, 408 | 500 | 502 | 504));
-                        if !retryable || attempt >= policy.max_retries {
+                        if !retryable || attempt >= policy.max_retries || !self.budget_allows() {
                             return Ok(resp);
                         }
                         resp.retry_after().map(|d| d.min(policy.max_retry_after))
@@ -699,7 +969,7 @@ impl Client {
                             Error::Timeout { .. } => is_idempotent(&method),
                             _ => false,
                         };
-                        if !retryable || attempt >= policy.max_retries {
+                        if !retryable || attempt >= policy.max_retries || !self.budget_allows() {
                             return Err(e);
                         }
                         tracing::debug!(error = %e, "retrying");
@@ -718,9 +988,42 @@ impl Client {
         .await
     }
 
+    /// A permit of the per-BMC concurrency limit.
+    pub(crate) async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.inner
+            .limit
+            .acquire()
+            .await
+            .map_err(|e| Error::build("concurrency limit", e))
+    }
+
+    /// Whether a 401 should lead to a new session.
+    pub(crate) fn uses_sessions(&self) -> bool {
+        self.inner.auth == AuthMethod::Session
+    }
+
+    /// Whether the fleet's retry budget (if any) allows one more retry; takes it if so.
+    pub(crate) fn budget_allows(&self) -> bool {
+        match &self.inner.budget {
+            None => true,
+            Some(b) => {
+                let ok = b.try_withdraw();
+                if !ok {
+                    tracing::debug!("retry budget exhausted: not retrying");
+                }
+                ok
+            }
+        }
+    }
+
     /// Judge a response: non-2xx becomes [`Error::Status`], a 2xx that reports an error in
     /// `@Message.ExtendedInfo` becomes [`Error::ServiceMessage`].
-    fn check(&self, method: &Method, path: &str, resp: Response) -> Result<Response> {
+    pub(crate) fn check(&self, method: &Method, path: &str, resp: Response) -> Result<Response> {
+        // A success is only parsed for errors when it can carry one: a second JSON parse of
+        // every resource read would cost as much as decoding it.
+        if resp.status.is_success() && !may_report_error(&resp.body) {
+            return Ok(resp);
+        }
         let parsed = ErrorBody::parse(&resp.body);
         if !resp.status.is_success() {
             let body = (!parsed.is_error_object
@@ -770,7 +1073,13 @@ impl Client {
 
     /// GET a resource as `T`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        Ok(self.get_with_etag(path).await?.0)
+        let resp = self.send(Method::GET, path, None, None).await?;
+        let resp = self.check(&Method::GET, path, resp)?;
+        serde_json::from_slice(&resp.body).map_err(|source| Error::Decode {
+            path: path.to_owned(),
+            what: std::any::type_name::<T>(),
+            source,
+        })
     }
 
     /// GET a resource as `T`, with its ETag (header, else `@odata.etag`).
@@ -839,6 +1148,14 @@ impl Client {
         Ok(self.check(&Method::GET, path, resp)?.etag())
     }
 
+    /// POST `body` to `path` and judge the status (no "not ready" retries): the raw answer,
+    /// e.g. to read the `Location` of a created resource.
+    pub async fn post_raw<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<Response> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::build("POST body", e))?;
+        let resp = self.send(Method::POST, path, Some(&bytes), None).await?;
+        self.check(&Method::POST, path, resp)
+    }
+
     /// POST `body` to `path` (an action or a collection). A 202 gives a [`TaskMonitor`].
     /// An action refused with a "not ready yet" message is retried per the [`RetryPolicy`].
     pub async fn post<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<ActionOutcome> {
@@ -847,31 +1164,11 @@ impl Client {
         loop {
             let resp = self.send(Method::POST, path, Some(&bytes), None).await?;
             match self.check(&Method::POST, path, resp) {
-                Ok(resp) if resp.status == StatusCode::ACCEPTED => {
-                    let location = resp.location().map(str::to_owned).or_else(|| {
-                        let v = resp.json().ok()?;
-                        v.get("@odata.id")?.as_str().map(str::to_owned)
-                    });
-                    return match location {
-                        Some(location) => Ok(ActionOutcome::Accepted(TaskMonitor {
-                            location,
-                            retry_after: resp.retry_after(),
-                        })),
-                        None => Ok(ActionOutcome::Done {
-                            status: 202,
-                            body: resp.json().unwrap_or(Value::Null),
-                        }),
-                    };
-                }
-                Ok(resp) => {
-                    return Ok(ActionOutcome::Done {
-                        status: resp.status.as_u16(),
-                        body: resp.json().unwrap_or(Value::Null),
-                    });
-                }
+                Ok(resp) => return Ok(ActionOutcome::of(&resp)),
                 Err(e)
                     if crate::quirks::is_not_ready(e.messages())
-                        && tries < self.inner.retry.not_ready_retries =>
+                        && tries < self.inner.retry.not_ready_retries
+                        && self.budget_allows() =>
                 {
                     tries += 1;
                     tracing::info!(
@@ -1002,7 +1299,7 @@ impl Client {
     }
 
     /// Replace the session whose token got a 401 (unless another task already did).
-    async fn relogin(&self, failed_generation: Option<u64>) -> Result<()> {
+    pub(crate) async fn relogin(&self, failed_generation: Option<u64>) -> Result<()> {
         let mut guard = self.inner.session.lock().await;
         if guard.as_ref().map(|s| s.generation) == failed_generation {
             *guard = Some(self.login_locked().await?);
@@ -1169,6 +1466,56 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_budget_ratio_floor_and_cap_in_virtual_time() {
+        let b = RetryBudget::with_max_balance(0.2, 1.0, 5.0);
+        // The floor is saved up at start: one retry.
+        assert!(b.try_withdraw());
+        assert!(!b.try_withdraw());
+        // 10 requests at 20%: two retries.
+        for _ in 0..10 {
+            b.deposit();
+        }
+        assert!(b.try_withdraw());
+        assert!(b.try_withdraw());
+        assert!(!b.try_withdraw());
+        // The floor refills one per second, up to the cap of 5.
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert!((b.balance() - 3.0).abs() < 1e-6, "{b:?}");
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!((b.balance() - 5.0).abs() < 1e-6, "{b:?}");
+        let s = b.stats();
+        assert_eq!((s.requests, s.retries, s.refused), (10, 3, 2));
+        // Clones share the balance.
+        let c = b.clone();
+        for _ in 0..5 {
+            assert!(c.try_withdraw());
+        }
+        assert!(!b.try_withdraw());
+        // Nonsense settings give an empty budget, never a panic.
+        let z = RetryBudget::new(f64::NAN, -3.0);
+        z.deposit();
+        assert!(!z.try_withdraw());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_exhausted_budget_stops_retries_at_once() {
+        // A client with 5 retries and an empty budget makes one attempt only.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        drop(l); // connection refused: retryable
+        let budget = RetryBudget::with_max_balance(0.0, 0.0, 0.0);
+        let c = Client::builder(url)
+            .retry(RetryPolicy::default().max_retries(5))
+            .retry_budget(budget.clone())
+            .build()
+            .unwrap();
+        let e = c.get_json("/redfish/v1/").await.unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        let s = budget.stats();
+        assert_eq!((s.requests, s.retries, s.refused), (1, 0, 1));
+    }
 
     #[test]
     fn retry_after_forms() {

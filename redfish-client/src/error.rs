@@ -120,6 +120,15 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A server-sent event stream broke one of its byte caps.
+    #[error("{path}: {source}")]
+    EventStream {
+        /// Stream path.
+        path: String,
+        /// Which cap.
+        #[source]
+        source: crate::sse::SseError,
+    },
     /// A task ended without success.
     #[error("task {path} ended {state}{}", summary(messages, None))]
     TaskFailed {

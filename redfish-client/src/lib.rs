@@ -4,19 +4,31 @@
 //! (Dell iDRAC, HPE iLO, Supermicro, Lenovo XCC, OpenBMC, sushy-emulator).
 //!
 //! * [`model`]: serde structs for ServiceRoot, ComputerSystem (power, boot override with its
-//!   allowable values, BIOS and SecureBoot links, NICs, storage, summaries), Manager, Chassis,
-//!   VirtualMedia, Bios with `@Redfish.Settings`, SecureBoot, Task, sessions and messages.
-//!   Unknown properties and `Oem` are kept; [`Client::get_json`] and [`Client::request`] read
-//!   or write raw JSON at any path.
+//!   allowable values, BIOS and SecureBoot links, NICs, storage, summaries), Manager, Chassis
+//!   with its power and thermal (the new PowerSubsystem/ThermalSubsystem/EnvironmentMetrics
+//!   and the legacy Power/Thermal), VirtualMedia, Bios with `@Redfish.Settings`, SecureBoot,
+//!   Task, sessions, UpdateService and SoftwareInventory, EventService, EventDestination and
+//!   Event, and messages. Unknown properties and `Oem` are kept; [`Client::get_json`] and
+//!   [`Client::request`] read or write raw JSON at any path.
 //! * [`odata`]: [`ODataId`], typed links ([`Link`]: a reference or an expanded object,
 //!   `link.get(&client)`) and collections that follow `Members@odata.nextLink`.
 //! * [`client`]: the transport: sessions (`X-Auth-Token`, re-login once on 401, DELETE on
 //!   close), basic auth or none; TLS verified by default, a custom CA bundle, or an explicit
 //!   opt-in to accept invalid certificates; timeouts; retries of idempotent requests honouring
-//!   `Retry-After`; a per-BMC concurrency limit; a response-size cap; ETag/If-Match ([`etag`]).
+//!   `Retry-After`, limited by a fleet-wide [`RetryBudget`] shared across clients; a per-BMC
+//!   concurrency limit; a response-size cap; ETag/If-Match ([`etag`]).
 //! * [`ops`]: reset (checked against `ResetType@Redfish.AllowableValues`), boot override,
 //!   virtual media wherever the service keeps it, BIOS through the Settings resource,
-//!   SecureBoot, task monitoring.
+//!   SecureBoot, chassis power and thermal from whichever resources the service has
+//!   ([`Client::power_thermal`]), task monitoring ([`Client::wait_task`]: 202 + `Location`,
+//!   `Retry-After`).
+//! * [`update`]: firmware update by `SimpleUpdate` (ImageURI, TransferProtocol, Targets) and
+//!   by HTTP push (`MultipartHttpPushUri` with `UpdateParameters` and `UpdateFile` parts, a
+//!   file streamed from disk, or the older `HttpPushUri`), each giving a task to follow.
+//! * [`events`]: event subscriptions (create, list, delete, test event) and the server-sent
+//!   event stream ([`events::EventStream`]: typed [`model::Event`]s with their raw JSON, a
+//!   byte cap per event and per stream, an idle timeout, resumed with `Last-Event-ID` by
+//!   [`Client::resume_event_stream`]) over the sans-IO parser in [`sse`].
 //! * [`quirks`]: named vendor quirks detected from the ServiceRoot and Manager.
 //! * [`Error`]: one error type saying where a request failed, with the service's
 //!   `@Message.ExtendedInfo` messages and whether a retry can help.
@@ -38,9 +50,15 @@
 //! ## Dependencies and why
 //!
 //! * `reqwest` (rustls with the `ring` provider and the system's root store, no OpenSSL):
-//!   HTTP/1.1 with TLS, connection pooling, timeouts and a same-origin redirect policy.
+//!   HTTP/1.1 with TLS, connection pooling, timeouts and a same-origin redirect policy; its
+//!   `multipart` feature builds the firmware push and `stream` sends an image file without
+//!   reading it into memory.
+//! * `bytes`: an in-memory update image shared across a re-sent push without copying.
+//! * `memchr`: finding `error`/`@Message.ExtendedInfo` in a 2xx body with a SIMD search, so
+//!   that only bodies that may report an error are parsed for it.
 //! * `serde`, `serde_json`: the model, and raw JSON where the model stops.
-//! * `tokio` (`sync`, `time`): the concurrency limit, the session lock, retry and poll pauses.
+//! * `tokio` (`sync`, `time`, `fs`): the concurrency limit, the session lock, retry and poll
+//!   pauses, idle timeouts, update images read from disk.
 //! * `httpdate`: `Retry-After` given as an HTTP date.
 //! * `thiserror`: the crate's one [`Error`] type; `tracing`: a span per exchange
 //!   (method, path, host; never credentials or bodies).
@@ -51,15 +69,19 @@
 pub mod client;
 mod error;
 pub mod etag;
+pub mod events;
 pub mod model;
 pub mod odata;
 pub mod ops;
 pub mod quirks;
 
 pub use client::{
-    ActionOutcome, AuthMethod, Client, ClientBuilder, Response, RetryPolicy, Secret, TaskMonitor,
+    ActionOutcome, AuthMethod, Client, ClientBuilder, Response, RetryBudget, RetryBudgetStats,
+    RetryPolicy, Secret, TaskMonitor,
 };
 pub use error::{Error, Result, StatusDetail};
 pub use etag::EtagPolicy;
 pub use odata::{Collection, Link, ODataId, Resource};
 pub use reqwest::Method;
+pub mod sse;
+pub mod update;

@@ -216,24 +216,59 @@ impl<T> Serialize for Link<T> {
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Link<T> {
+    /// One pass: a plain reference (the common case) builds no map; the object is only kept
+    /// and typed when it has more than OData annotations (an expansion).
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(d)?;
-        let id = match map.get("@odata.id") {
-            Some(Value::String(s)) => ODataId::new(s),
-            _ => return Err(serde::de::Error::missing_field("@odata.id")),
-        };
-        // A reference carries only OData annotations; anything more is the expanded object.
-        let expanded = if map.keys().all(|k| k.starts_with("@odata.")) {
-            None
-        } else {
-            // An expansion we cannot type (a vendor's oddity) still leaves a usable reference.
-            T::deserialize(Value::Object(map)).ok().map(Arc::new)
-        };
-        Ok(Self {
-            id,
-            expanded,
-            _type: PhantomData,
-        })
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for V<T> {
+            type Value = Link<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a link: an object with @odata.id")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Link<T>, A::Error> {
+                let mut id: Option<String> = None;
+                let mut annotations: Vec<(String, Value)> = Vec::new();
+                let mut object: Option<Map<String, Value>> = None;
+                while let Some(key) = map.next_key::<crate::model::Key<'de>>()? {
+                    let key = key.into_owned();
+                    if let Some(obj) = object.as_mut() {
+                        let v: Value = map.next_value()?;
+                        if key == "@odata.id" {
+                            id = v.as_str().map(str::to_owned);
+                        }
+                        obj.insert(key, v);
+                    } else if key == "@odata.id" {
+                        let v: Value = map.next_value()?;
+                        id = v.as_str().map(str::to_owned);
+                        annotations.push((key, v));
+                    } else if key.starts_with("@odata.") {
+                        annotations.push((key, map.next_value()?));
+                    } else {
+                        let mut obj: Map<String, Value> = annotations.drain(..).collect();
+                        obj.insert(key, map.next_value()?);
+                        object = Some(obj);
+                    }
+                }
+                let id = match id {
+                    Some(s) => ODataId::new(s),
+                    None => return Err(serde::de::Error::missing_field("@odata.id")),
+                };
+                // An expansion we cannot type (a vendor's oddity) still leaves a usable
+                // reference.
+                let expanded = object
+                    .and_then(|o| T::deserialize(Value::Object(o)).ok())
+                    .map(Arc::new);
+                Ok(Link {
+                    id,
+                    expanded,
+                    _type: PhantomData,
+                })
+            }
+        }
+        d.deserialize_map(V(PhantomData))
     }
 }
 

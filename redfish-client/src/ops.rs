@@ -21,8 +21,9 @@ use serde_json::{Map, Value, json};
 use crate::client::{ActionOutcome, Client};
 use crate::error::{Error, Result};
 use crate::model::{
-    ApplyTime, Bios, Boot, BootMode, BootOverrideEnabled, BootSource, Chassis, ComputerSystem,
-    Manager, PowerState, ResetType, SecureBoot, VirtualMedia,
+    ApplyTime, Bios, Boot, BootMode, BootOverrideEnabled, BootSource, Chassis, ComputerSystem, Fan,
+    FanReading, Manager, PowerState, PowerSupply, PowerThermal, PowerThermalSource, PsuReading,
+    ResetType, SecureBoot, TemperatureReading, VirtualMedia,
 };
 use crate::odata::Resource;
 use crate::quirks::{Quirk, Quirks};
@@ -277,6 +278,114 @@ impl Client {
             .chassis
             .ok_or_else(|| Error::unsupported("Chassis", "the service root has no Chassis"))?;
         self.members(link.id().as_str()).await
+    }
+
+    /// A chassis' power and thermal readings from whichever resources the service has: the
+    /// newer `PowerSubsystem` (power supplies and their `Metrics`), `ThermalSubsystem` (fans,
+    /// `ThermalMetrics`) and `EnvironmentMetrics` (power drawn), else the legacy `Power` and
+    /// `Thermal`. The typed resources themselves are read with [`Client::get`] on the
+    /// chassis' links ([`Chassis::power_subsystem`], [`Chassis::power`], ...).
+    pub async fn power_thermal(&self, chassis: &Chassis) -> Result<PowerThermal> {
+        let new = chassis.power_subsystem.is_some()
+            || chassis.thermal_subsystem.is_some()
+            || chassis.environment_metrics.is_some();
+        if !new {
+            let power = match &chassis.power {
+                Some(l) => Some(l.get(self).await?),
+                None => None,
+            };
+            let thermal = match &chassis.thermal {
+                Some(l) => Some(l.get(self).await?),
+                None => None,
+            };
+            return Ok(PowerThermal::from_legacy(power.as_ref(), thermal.as_ref()));
+        }
+        let health = |s: &Option<crate::model::Status>| s.as_ref().and_then(|s| s.health.clone());
+        let mut pt = PowerThermal {
+            source: PowerThermalSource::Subsystems,
+            consumed_watts: None,
+            capacity_watts: None,
+            power_supplies: Vec::new(),
+            temperatures: Vec::new(),
+            fans: Vec::new(),
+        };
+        if let Some(l) = &chassis.power_subsystem {
+            let ps = l.get(self).await?;
+            pt.capacity_watts = ps
+                .capacity_watts
+                .or_else(|| ps.allocation.as_ref().and_then(|a| a.allocated_watts));
+            if let Some(list) = &ps.power_supplies {
+                for s in self.members::<PowerSupply>(list.id().as_str()).await? {
+                    let m = match &s.metrics {
+                        Some(m) => Some(m.get(self).await?),
+                        None => None,
+                    };
+                    let reading = |f: fn(
+                        &crate::model::PowerSupplyMetrics,
+                    )
+                        -> Option<&crate::model::SensorReading>| {
+                        m.as_ref().and_then(f).and_then(|r| r.reading)
+                    };
+                    pt.power_supplies.push(PsuReading {
+                        name: s.name.clone().or(s.id.clone()).unwrap_or_default(),
+                        capacity_watts: s.power_capacity_watts,
+                        output_watts: reading(|m| m.output_power_watts.as_ref()),
+                        input_volts: reading(|m| m.input_voltage.as_ref()),
+                        health: health(&s.status),
+                    });
+                }
+            }
+        }
+        if let Some(l) = &chassis.thermal_subsystem {
+            let ts = l.get(self).await?;
+            if let Some(list) = &ts.fans {
+                for f in self.members::<Fan>(list.id().as_str()).await? {
+                    pt.fans.push(FanReading {
+                        name: f.name.clone().or(f.id.clone()).unwrap_or_default(),
+                        percent: f.speed_percent.as_ref().and_then(|r| r.reading),
+                        rpm: f.speed_percent.as_ref().and_then(|r| r.speed_rpm),
+                        health: health(&f.status),
+                    });
+                }
+            }
+            if let Some(m) = &ts.thermal_metrics {
+                let tm = m.get(self).await?;
+                pt.temperatures = tm
+                    .temperature_readings_celsius
+                    .iter()
+                    .map(|r| TemperatureReading {
+                        name: r
+                            .device_name
+                            .clone()
+                            .or_else(|| {
+                                r.data_source_uri
+                                    .as_ref()
+                                    .map(|u| crate::ODataId::new(u).last_segment().to_owned())
+                            })
+                            .unwrap_or_default(),
+                        celsius: r.reading,
+                        upper_critical: None,
+                    })
+                    .collect();
+            }
+        }
+        if let Some(l) = &chassis.environment_metrics {
+            let em = l.get(self).await?;
+            pt.consumed_watts = em.power_watts.as_ref().and_then(|r| r.reading);
+            if pt.fans.is_empty() {
+                pt.fans = em
+                    .fan_speeds_percent
+                    .iter()
+                    .map(|r| FanReading {
+                        name: r.device_name.clone().unwrap_or_default(),
+                        percent: r.reading,
+                        rpm: r.speed_rpm,
+                        health: None,
+                    })
+                    .collect();
+            }
+        }
+        Ok(pt)
     }
 
     /// One ComputerSystem by `Id` (under the root's `Systems`) or by full path.

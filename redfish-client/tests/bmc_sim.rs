@@ -231,3 +231,271 @@ async fn paged_and_expanded_collections_and_retried_503s() {
     assert!(e.is_retryable(), "{e}");
     assert!(matches!(e.status(), Some(503)), "{e}");
 }
+
+/// A loopback HTTP receiver of pushed events: every POST body, in order.
+async fn event_receiver() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/events", l.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                loop {
+                    let n = s.read(&mut tmp).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&tmp[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() < end + 4 + len {
+                        continue;
+                    }
+                    if let Ok(v) = serde_json::from_slice(&buf[end + 4..end + 4 + len]) {
+                        let _ = tx.send(v);
+                    }
+                    let _ = s
+                        .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+            });
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firmware_update_by_simple_update_and_multipart_push() {
+    use redfish_client::update::{PushUpdate, SimpleUpdate, UpdateImage};
+    let f = fleet(Vendor::Generic).await;
+    let c = session_client(&f.redfish_url(0).unwrap());
+    let us = c.update_service().await.unwrap();
+    assert!(us.multipart_http_push_uri.is_some());
+    assert_eq!(us.transfer_protocols().unwrap(), ["HTTP", "HTTPS"]);
+
+    // A protocol the service does not allow is refused before anything is sent.
+    let e = c
+        .simple_update(&SimpleUpdate::new("ftp://127.0.0.1/x.bin").transfer_protocol("FTP"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, redfish_client::Error::Unsupported { .. }),
+        "{e}"
+    );
+    // The service's own refusal comes back with its MessageId.
+    let e = c
+        .simple_update(&SimpleUpdate::new("not-a-url"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert!(
+        e.message_id()
+            .unwrap()
+            .contains("ActionParameterValueFormatError"),
+        "{e}"
+    );
+
+    let outcome = c
+        .simple_update(
+            &SimpleUpdate::new("http://127.0.0.1/fw/bmc-2.0.bin")
+                .transfer_protocol("HTTP")
+                .targets(["/redfish/v1/Managers/BMC"]),
+        )
+        .await
+        .unwrap();
+    let ActionOutcome::Accepted(monitor) = outcome else {
+        panic!("expected a task, got {outcome:?}")
+    };
+    assert_eq!(monitor.retry_after, Some(Duration::from_secs(1)));
+    let task = c
+        .wait_task(&monitor, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(task.succeeded(), "{task:?}");
+    assert_eq!(
+        c.get_json("/redfish/v1/Managers/BMC").await.unwrap()["FirmwareVersion"],
+        "bmc-2.0"
+    );
+
+    // Multipart push, from a file on disk (streamed).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bmc-3.1.bin");
+    std::fs::write(&path, vec![0x5a; 256 << 10]).unwrap();
+    let image = UpdateImage::from_file(&path).await.unwrap();
+    let outcome = c
+        .push_update(
+            &image,
+            &PushUpdate::default().targets(["/redfish/v1/Managers/BMC"]),
+        )
+        .await
+        .unwrap();
+    let ActionOutcome::Accepted(monitor) = outcome else {
+        panic!("expected a task, got {outcome:?}")
+    };
+    let task = c
+        .wait_task(&monitor, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(task.succeeded(), "{task:?}");
+    assert_eq!(
+        c.get_json("/redfish/v1/Managers/BMC").await.unwrap()["FirmwareVersion"],
+        "bmc-3.1"
+    );
+    // An empty image is refused by the service with its message.
+    let e = c
+        .push_update(
+            &UpdateImage::from_bytes("empty.bin", Vec::new()),
+            &PushUpdate::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_subscriptions_and_the_sse_stream() {
+    use redfish_client::model::NewSubscription;
+    use redfish_client::sse::SseLimits;
+    let f = fleet(Vendor::Generic).await;
+    let c = session_client(&f.redfish_url(0).unwrap());
+    let es = c.event_service().await.unwrap();
+    assert_eq!(es.service_enabled, Some(true));
+    assert!(es.server_sent_event_uri.is_some());
+
+    // A subscription to a loopback receiver: created, listed, delivered to, deleted.
+    let (dest, mut pushed) = event_receiver().await;
+    let sub = c
+        .subscribe(&NewSubscription::new(dest.clone()).context("rack-7"))
+        .await
+        .unwrap();
+    assert_eq!(sub.destination.as_deref(), Some(dest.as_str()));
+    assert_eq!(sub.context.as_deref(), Some("rack-7"));
+    let listed = c.subscriptions().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, sub.id);
+
+    // The SSE stream, open before the events happen.
+    let mut stream = c
+        .event_stream(SseLimits::default().idle_timeout(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    c.submit_test_event(
+        &serde_json::json!({"MessageId": "ResourceEvent.1.0.ResourceCreated", "Message": "hello"}),
+    )
+    .await
+    .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), pushed.recv())
+        .await
+        .expect("the pushed event arrives")
+        .unwrap();
+    let ev = redfish_client::model::Event::from_value(got).unwrap();
+    assert_eq!(ev.context.as_deref(), Some("rack-7"));
+    assert_eq!(
+        ev.events[0].message_id.as_deref(),
+        Some("ResourceEvent.1.0.ResourceCreated")
+    );
+    let streamed = loop {
+        let e = stream.next().await.unwrap().expect("the stream goes on");
+        if e.events
+            .iter()
+            .any(|r| r.message.as_deref() == Some("hello"))
+        {
+            break e;
+        }
+    };
+    assert!(streamed.raw.is_object(), "raw JSON kept");
+
+    // A reset shows up on the stream as well.
+    let sys = c.system("1").await.unwrap();
+    c.reset(&sys, ResetType::On).await.unwrap();
+    let mut seen_reset = false;
+    for _ in 0..20 {
+        let e = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .unwrap();
+        if e.events.iter().any(|r| {
+            r.origin_of_condition
+                .as_ref()
+                .is_some_and(|o| o.id().as_str().starts_with("/redfish/v1/Systems"))
+        }) {
+            seen_reset = true;
+            break;
+        }
+    }
+    assert!(seen_reset, "the power change was streamed");
+
+    c.unsubscribe(&sub).await.unwrap();
+    assert!(c.subscriptions().await.unwrap().is_empty());
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_wide_retry_budget_stops_a_retry_storm() {
+    use redfish_client::RetryBudget;
+    let f = Fleet::start(
+        FleetConfig::builder()
+            .count(20)
+            .vendor(Vendor::Generic)
+            .redfish("127.0.0.1:0".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    // The whole rack fails.
+    f.set_faults(&"http5xx=1".parse().unwrap());
+    let policy = RetryPolicy::default()
+        .max_retries(5)
+        .initial_backoff(Duration::from_millis(1))
+        .max_retry_after(Duration::from_millis(1));
+    // Each client alone would retry 5 times (100 retries for the rack); they share a budget.
+    let budget = RetryBudget::with_max_balance(0.1, 0.0, 2.0);
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let c = Client::builder(f.redfish_url(i).unwrap())
+            .basic_auth("admin", "password")
+            .retry(policy.clone())
+            .retry_budget(budget.clone())
+            .build()
+            .unwrap();
+        set.spawn(async move { c.system("1").await });
+    }
+    while let Some(r) = set.join_next().await {
+        let e = r.unwrap().unwrap_err();
+        assert_eq!(e.status(), Some(503), "{e}");
+    }
+    let s = budget.stats();
+    assert_eq!(s.requests, 20);
+    // 20 requests at 10% plus nothing saved up: about 2 retries for the whole rack
+    // instead of 100.
+    assert!(s.retries <= 3, "{s:?}");
+    assert!(s.refused >= 17, "{s:?}");
+
+    // The budget refills with requests that succeed, and retries flow again.
+    f.set_faults(&"".parse().unwrap());
+    let ok = Client::builder(f.redfish_url(0).unwrap())
+        .basic_auth("admin", "password")
+        .retry_budget(budget.clone())
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        ok.system("1").await.unwrap();
+    }
+    assert!(budget.balance() >= 1.0, "{budget:?}");
+}

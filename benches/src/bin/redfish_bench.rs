@@ -4,7 +4,8 @@
 //!   ComputerSystem), C at a time: requests per second of wall time and per CPU-second of this
 //!   process.
 //! * `ceiling URL PATH N C`: N GETs at C concurrent connections with a bare HTTP client
-//!   (reqwest, no model): the service's ceiling.
+//!   (reqwest, no model): the service's ceiling (and that bare client's requests per
+//!   CPU-second, the floor of any client's cost).
 //! * `fleet BASE_PORT COUNT`: power state of COUNT services on 127.0.0.1:BASE_PORT.. at once,
 //!   each with its own redfish-client (a session-less basic-auth client per BMC).
 #![allow(clippy::print_stdout)]
@@ -76,7 +77,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(async {
                 let http = reqwest::Client::new();
                 let full = format!("{url}{path}");
-                let t0 = Instant::now();
+                let (t0, c0) = (Instant::now(), cpu_secs());
                 let mut set = tokio::task::JoinSet::new();
                 for _ in 0..conc {
                     let http = http.clone();
@@ -96,11 +97,12 @@ fn main() -> anyhow::Result<()> {
                 while let Some(r) = set.join_next().await {
                     r??;
                 }
-                let wall = t0.elapsed().as_secs_f64();
+                let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_secs() - c0);
+                let done = n / conc * conc;
                 println!(
-                    "ceiling: {} GETs at {conc} connections in {wall:.3} s: {:.0} req/s",
-                    n / conc * conc,
-                    f64::from(n / conc * conc) / wall
+                    "ceiling: {done} GETs at {conc} connections in {wall:.3} s ({:.0} req per CPU-second): {:.0} req/s",
+                    f64::from(done) / cpu.max(0.01),
+                    f64::from(done) / wall
                 );
                 Ok::<_, anyhow::Error>(())
             })

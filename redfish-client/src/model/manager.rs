@@ -1,6 +1,5 @@
 //! Manager (the BMC), Chassis, VirtualMedia.
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{ActionTarget, Status, resource, string_enum};
@@ -8,165 +7,168 @@ use crate::model::ComputerSystem;
 use crate::odata::{Collection, Link, OData};
 
 /// `Links` of a Manager.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ManagerLinks {
     /// The systems this manager manages.
-    #[serde(default)]
     pub manager_for_servers: Vec<Link<ComputerSystem>>,
     /// The chassis it manages.
-    #[serde(default)]
     pub manager_for_chassis: Vec<Link<Chassis>>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(ManagerLinks {
+        "ManagerForServers" => manager_for_servers,
+        "ManagerForChassis" => manager_for_chassis,
+});
 
 /// `Actions` of a Manager.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ManagerActions {
     /// `#Manager.Reset`.
-    #[serde(rename = "#Manager.Reset", default)]
     pub reset: Option<ActionTarget>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(ManagerActions {
+        "#Manager.Reset" => reset,
+});
 
 /// `Manager`: a BMC.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Manager {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `ManagerType`, e.g. `BMC`.
-    #[serde(default)]
     pub manager_type: Option<String>,
     /// `Manufacturer`.
-    #[serde(default)]
     pub manufacturer: Option<String>,
     /// `Model`.
-    #[serde(default)]
     pub model: Option<String>,
     /// `FirmwareVersion`.
-    #[serde(default)]
     pub firmware_version: Option<String>,
     /// `UUID`.
-    #[serde(rename = "UUID", default)]
     pub uuid: Option<String>,
     /// `Status`.
-    #[serde(default)]
     pub status: Option<Status>,
     /// `VirtualMedia` (Redfish 1.0 location: Dell, HPE, Supermicro).
-    #[serde(default)]
     pub virtual_media: Option<Link<Collection<VirtualMedia>>>,
     /// `EthernetInterfaces` of the BMC itself.
-    #[serde(default)]
     pub ethernet_interfaces: Option<Link<Collection<Value>>>,
     /// `Links`.
-    #[serde(default)]
     pub links: Option<ManagerLinks>,
     /// `Actions`.
-    #[serde(default)]
     pub actions: Option<ManagerActions>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Manager, odata {
+        "Id" => id,
+        "Name" => name,
+        "ManagerType" => manager_type,
+        "Manufacturer" => manufacturer,
+        "Model" => model,
+        "FirmwareVersion" => firmware_version,
+        "UUID" => uuid,
+        "Status" => status,
+        "VirtualMedia" => virtual_media,
+        "EthernetInterfaces" => ethernet_interfaces,
+        "Links" => links,
+        "Actions" => actions,
+        "Oem" => oem,
+});
 
 /// `Links` of a Chassis.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ChassisLinks {
     /// Systems in this chassis.
-    #[serde(default)]
     pub computer_systems: Vec<Link<ComputerSystem>>,
     /// Its managers.
-    #[serde(default)]
     pub managed_by: Vec<Link<Manager>>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(ChassisLinks {
+        "ComputerSystems" => computer_systems,
+        "ManagedBy" => managed_by,
+});
 
 /// `Chassis`: the physical enclosure, with power and thermal (legacy `Power`/`Thermal` and the
-/// newer `PowerSubsystem`/`ThermalSubsystem`/`Sensors`, as raw links for now).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// newer `PowerSubsystem`/`ThermalSubsystem`/`EnvironmentMetrics`; [`crate::Client::power_thermal`]
+/// reads whichever the service has).
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Chassis {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `ChassisType`.
-    #[serde(default)]
     pub chassis_type: Option<String>,
     /// `Manufacturer`.
-    #[serde(default)]
     pub manufacturer: Option<String>,
     /// `Model`.
-    #[serde(default)]
     pub model: Option<String>,
     /// `SerialNumber`.
-    #[serde(default)]
     pub serial_number: Option<String>,
     /// `PartNumber`.
-    #[serde(default)]
     pub part_number: Option<String>,
     /// `PowerState`.
-    #[serde(default)]
     pub power_state: Option<super::PowerState>,
     /// `IndicatorLED`.
-    #[serde(rename = "IndicatorLED", default)]
     pub indicator_led: Option<String>,
     /// `Status`.
-    #[serde(default)]
     pub status: Option<Status>,
     /// `Power` (legacy).
-    #[serde(default)]
-    pub power: Option<Link<Value>>,
+    pub power: Option<Link<super::Power>>,
     /// `Thermal` (legacy).
-    #[serde(default)]
-    pub thermal: Option<Link<Value>>,
+    pub thermal: Option<Link<super::Thermal>>,
     /// `PowerSubsystem`.
-    #[serde(default)]
-    pub power_subsystem: Option<Link<Value>>,
+    pub power_subsystem: Option<Link<super::PowerSubsystem>>,
     /// `ThermalSubsystem`.
-    #[serde(default)]
-    pub thermal_subsystem: Option<Link<Value>>,
+    pub thermal_subsystem: Option<Link<super::ThermalSubsystem>>,
+    /// `EnvironmentMetrics`.
+    pub environment_metrics: Option<Link<super::EnvironmentMetrics>>,
     /// `Sensors`.
-    #[serde(default)]
     pub sensors: Option<Link<Collection<Value>>>,
     /// `Links`.
-    #[serde(default)]
     pub links: Option<ChassisLinks>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Chassis, odata {
+        "Id" => id,
+        "Name" => name,
+        "ChassisType" => chassis_type,
+        "Manufacturer" => manufacturer,
+        "Model" => model,
+        "SerialNumber" => serial_number,
+        "PartNumber" => part_number,
+        "PowerState" => power_state,
+        "IndicatorLED" => indicator_led,
+        "Status" => status,
+        "Power" => power,
+        "Thermal" => thermal,
+        "PowerSubsystem" => power_subsystem,
+        "ThermalSubsystem" => thermal_subsystem,
+        "EnvironmentMetrics" => environment_metrics,
+        "Sensors" => sensors,
+        "Links" => links,
+        "Oem" => oem,
+});
 
 string_enum! {
     /// `VirtualMedia.MediaTypes` entries.
@@ -183,65 +185,65 @@ string_enum! {
 }
 
 /// `Actions` of a VirtualMedia slot.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct VirtualMediaActions {
     /// `#VirtualMedia.InsertMedia`.
-    #[serde(rename = "#VirtualMedia.InsertMedia", default)]
     pub insert_media: Option<ActionTarget>,
     /// `#VirtualMedia.EjectMedia`.
-    #[serde(rename = "#VirtualMedia.EjectMedia", default)]
     pub eject_media: Option<ActionTarget>,
     /// Everything else (HPE's OEM insert actions, ...).
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(VirtualMediaActions {
+        "#VirtualMedia.InsertMedia" => insert_media,
+        "#VirtualMedia.EjectMedia" => eject_media,
+});
 
 /// `VirtualMedia`: one virtual drive slot of a BMC.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct VirtualMedia {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`, e.g. `Cd`, `CD1`, `RemovableDisk`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `MediaTypes` this slot takes.
-    #[serde(default)]
     pub media_types: Vec<MediaType>,
     /// `Image`: the inserted image's URL.
-    #[serde(default)]
     pub image: Option<String>,
     /// `ImageName`.
-    #[serde(default)]
     pub image_name: Option<String>,
     /// `Inserted`.
-    #[serde(default)]
     pub inserted: Option<bool>,
     /// `WriteProtected`.
-    #[serde(default)]
     pub write_protected: Option<bool>,
     /// `ConnectedVia`.
-    #[serde(default)]
     pub connected_via: Option<String>,
     /// `TransferProtocolType`.
-    #[serde(default)]
     pub transfer_protocol_type: Option<String>,
     /// `Actions`.
-    #[serde(default)]
     pub actions: Option<VirtualMediaActions>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(VirtualMedia, odata {
+        "Id" => id,
+        "Name" => name,
+        "MediaTypes" => media_types,
+        "Image" => image,
+        "ImageName" => image_name,
+        "Inserted" => inserted,
+        "WriteProtected" => write_protected,
+        "ConnectedVia" => connected_via,
+        "TransferProtocolType" => transfer_protocol_type,
+        "Actions" => actions,
+        "Oem" => oem,
+});
 
 impl VirtualMedia {
     /// Whether this slot takes CD/DVD images: by `MediaTypes`, else by its id or name.

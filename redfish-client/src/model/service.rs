@@ -1,6 +1,5 @@
 //! ServiceRoot, sessions, tasks.
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Health, Message, resource, string_enum};
@@ -8,81 +7,80 @@ use crate::model::{Chassis, ComputerSystem, Manager};
 use crate::odata::{Collection, Link, OData};
 
 /// `Links` of the service root.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ServiceRootLinks {
     /// `Sessions`: where to create a session (iDRAC 7/8 keep it at `/redfish/v1/Sessions`).
-    #[serde(default)]
     pub sessions: Option<Link<Collection<Session>>>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(ServiceRootLinks {
+        "Sessions" => sessions,
+});
 
 /// `ServiceRoot` (`/redfish/v1`), readable without credentials.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ServiceRoot {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `RedfishVersion`.
-    #[serde(default)]
     pub redfish_version: Option<String>,
     /// `UUID`.
-    #[serde(rename = "UUID", default)]
     pub uuid: Option<String>,
     /// `Vendor` (Redfish 1.5+), e.g. `Dell`, `HPE`, `Supermicro`, `Lenovo`.
-    #[serde(default)]
     pub vendor: Option<String>,
     /// `Product`.
-    #[serde(default)]
     pub product: Option<String>,
     /// `Systems`.
-    #[serde(default)]
     pub systems: Option<Link<Collection<ComputerSystem>>>,
     /// `Managers`.
-    #[serde(default)]
     pub managers: Option<Link<Collection<Manager>>>,
     /// `Chassis`.
-    #[serde(default)]
     pub chassis: Option<Link<Collection<Chassis>>>,
     /// `SessionService`.
-    #[serde(default)]
     pub session_service: Option<Link<SessionService>>,
     /// `TaskService`.
-    #[serde(default)]
     pub tasks: Option<Link<TaskService>>,
     /// `UpdateService`.
-    #[serde(default)]
-    pub update_service: Option<Link<Value>>,
+    pub update_service: Option<Link<super::UpdateService>>,
     /// `EventService`.
-    #[serde(default)]
-    pub event_service: Option<Link<Value>>,
+    pub event_service: Option<Link<super::EventService>>,
     /// `AccountService`.
-    #[serde(default)]
     pub account_service: Option<Link<Value>>,
     /// `ProtocolFeaturesSupported` (e.g. whether `$expand` works).
-    #[serde(default)]
     pub protocol_features_supported: Option<Value>,
     /// `Links`.
-    #[serde(default)]
     pub links: Option<ServiceRootLinks>,
     /// `Oem`: vendors name themselves here on services older than `Vendor`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(ServiceRoot, odata {
+        "Id" => id,
+        "Name" => name,
+        "RedfishVersion" => redfish_version,
+        "UUID" => uuid,
+        "Vendor" => vendor,
+        "Product" => product,
+        "Systems" => systems,
+        "Managers" => managers,
+        "Chassis" => chassis,
+        "SessionService" => session_service,
+        "Tasks" => tasks,
+        "UpdateService" => update_service,
+        "EventService" => event_service,
+        "AccountService" => account_service,
+        "ProtocolFeaturesSupported" => protocol_features_supported,
+        "Links" => links,
+        "Oem" => oem,
+});
 
 impl ServiceRoot {
     /// Whether `ProtocolFeaturesSupported.ExpandQuery.ExpandAll` or `.Links` is advertised.
@@ -98,64 +96,61 @@ impl ServiceRoot {
 }
 
 /// `SessionService`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SessionService {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `ServiceEnabled`.
-    #[serde(default)]
     pub service_enabled: Option<bool>,
     /// `SessionTimeout` in seconds.
-    #[serde(default)]
     pub session_timeout: Option<u64>,
     /// `Sessions`.
-    #[serde(default)]
     pub sessions: Option<Link<Collection<Session>>>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(SessionService, odata {
+        "ServiceEnabled" => service_enabled,
+        "SessionTimeout" => session_timeout,
+        "Sessions" => sessions,
+});
 
 /// `Session` (the password is never part of the model).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Session {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `UserName`.
-    #[serde(default)]
     pub user_name: Option<String>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Session, odata {
+        "Id" => id,
+        "UserName" => user_name,
+});
 
 /// `TaskService`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct TaskService {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `ServiceEnabled`.
-    #[serde(default)]
     pub service_enabled: Option<bool>,
     /// `Tasks`.
-    #[serde(default)]
     pub tasks: Option<Link<Collection<Task>>>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(TaskService, odata {
+        "ServiceEnabled" => service_enabled,
+        "Tasks" => tasks,
+});
 
 string_enum! {
     /// `TaskState`.
@@ -200,47 +195,46 @@ impl TaskState {
 }
 
 /// `Task`: a long-running operation.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Task {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `TaskState`.
-    #[serde(default)]
     pub task_state: Option<TaskState>,
     /// `TaskStatus`.
-    #[serde(default)]
     pub task_status: Option<Health>,
     /// `PercentComplete`.
-    #[serde(default)]
     pub percent_complete: Option<f64>,
     /// `StartTime`.
-    #[serde(default)]
     pub start_time: Option<String>,
     /// `EndTime`.
-    #[serde(default)]
     pub end_time: Option<String>,
     /// `TaskMonitor`.
-    #[serde(default)]
     pub task_monitor: Option<String>,
     /// `Messages`.
-    #[serde(default)]
     pub messages: Vec<Message>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Task, odata {
+        "Id" => id,
+        "Name" => name,
+        "TaskState" => task_state,
+        "TaskStatus" => task_status,
+        "PercentComplete" => percent_complete,
+        "StartTime" => start_time,
+        "EndTime" => end_time,
+        "TaskMonitor" => task_monitor,
+        "Messages" => messages,
+        "Oem" => oem,
+});
 
 impl Task {
     /// Ended without error: `Completed` and a status other than `Critical`.

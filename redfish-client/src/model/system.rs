@@ -1,6 +1,5 @@
 //! ComputerSystem and what hangs off it: boot, BIOS, SecureBoot, NICs, storage.
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{ActionTarget, Settings, Status, resource, string_enum};
@@ -118,38 +117,38 @@ string_enum! {
 }
 
 /// `Boot`: the boot override of a system and the values it allows.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Boot {
     /// `BootSourceOverrideTarget`.
-    #[serde(default)]
     pub boot_source_override_target: Option<BootSource>,
     /// `BootSourceOverrideTarget@Redfish.AllowableValues`.
-    #[serde(rename = "BootSourceOverrideTarget@Redfish.AllowableValues", default)]
     pub target_allowable_values: Option<Vec<BootSource>>,
     /// `BootSourceOverrideEnabled`.
-    #[serde(default)]
     pub boot_source_override_enabled: Option<BootOverrideEnabled>,
     /// `BootSourceOverrideEnabled@Redfish.AllowableValues`.
-    #[serde(rename = "BootSourceOverrideEnabled@Redfish.AllowableValues", default)]
     pub enabled_allowable_values: Option<Vec<BootOverrideEnabled>>,
     /// `BootSourceOverrideMode`.
-    #[serde(default)]
     pub boot_source_override_mode: Option<BootMode>,
     /// `BootSourceOverrideMode@Redfish.AllowableValues`.
-    #[serde(rename = "BootSourceOverrideMode@Redfish.AllowableValues", default)]
     pub mode_allowable_values: Option<Vec<BootMode>>,
     /// `UefiTargetBootSourceOverride`.
-    #[serde(default)]
     pub uefi_target_boot_source_override: Option<String>,
     /// `BootOrder`.
-    #[serde(default)]
     pub boot_order: Option<Vec<String>>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Boot {
+        "BootSourceOverrideTarget" => boot_source_override_target,
+        "BootSourceOverrideTarget@Redfish.AllowableValues" => target_allowable_values,
+        "BootSourceOverrideEnabled" => boot_source_override_enabled,
+        "BootSourceOverrideEnabled@Redfish.AllowableValues" => enabled_allowable_values,
+        "BootSourceOverrideMode" => boot_source_override_mode,
+        "BootSourceOverrideMode@Redfish.AllowableValues" => mode_allowable_values,
+        "UefiTargetBootSourceOverride" => uefi_target_boot_source_override,
+        "BootOrder" => boot_order,
+});
 
 impl Boot {
     /// Whether the system advertises `BootSourceOverrideMode` at all.
@@ -159,161 +158,161 @@ impl Boot {
 }
 
 /// `ProcessorSummary`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ProcessorSummary {
     /// Number of processors.
-    #[serde(default)]
     pub count: Option<u64>,
     /// Logical processors (threads).
-    #[serde(default)]
     pub logical_processor_count: Option<u64>,
     /// Model.
-    #[serde(default)]
     pub model: Option<String>,
     /// Status.
-    #[serde(default)]
     pub status: Option<Status>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(ProcessorSummary {
+        "Count" => count,
+        "LogicalProcessorCount" => logical_processor_count,
+        "Model" => model,
+        "Status" => status,
+});
 
 /// `MemorySummary`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct MemorySummary {
     /// `TotalSystemMemoryGiB`.
-    #[serde(rename = "TotalSystemMemoryGiB", default)]
     pub total_system_memory_gib: Option<f64>,
     /// Status.
-    #[serde(default)]
     pub status: Option<Status>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(MemorySummary {
+        "TotalSystemMemoryGiB" => total_system_memory_gib,
+        "Status" => status,
+});
 
 /// `Actions` of a ComputerSystem.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SystemActions {
     /// `#ComputerSystem.Reset`.
-    #[serde(rename = "#ComputerSystem.Reset", default)]
     pub reset: Option<ActionTarget>,
     /// Everything else, `Oem` actions included.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(SystemActions {
+        "#ComputerSystem.Reset" => reset,
+});
 
 /// `Links` of a ComputerSystem.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SystemLinks {
     /// The managers (BMCs) of this system.
-    #[serde(default)]
     pub managed_by: Vec<Link<Manager>>,
     /// The chassis holding it.
-    #[serde(default)]
     pub chassis: Vec<Link<Chassis>>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(SystemLinks {
+        "ManagedBy" => managed_by,
+        "Chassis" => chassis,
+});
 
 /// `ComputerSystem`: a server as the host sees it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ComputerSystem {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `Manufacturer`.
-    #[serde(default)]
     pub manufacturer: Option<String>,
     /// `Model`.
-    #[serde(default)]
     pub model: Option<String>,
     /// `SerialNumber`.
-    #[serde(default)]
     pub serial_number: Option<String>,
     /// `SKU`.
-    #[serde(rename = "SKU", default)]
     pub sku: Option<String>,
     /// `UUID`.
-    #[serde(rename = "UUID", default)]
     pub uuid: Option<String>,
     /// `HostName`.
-    #[serde(default)]
     pub host_name: Option<String>,
     /// `BiosVersion`.
-    #[serde(default)]
     pub bios_version: Option<String>,
     /// `PowerState`.
-    #[serde(default)]
     pub power_state: Option<PowerState>,
     /// `Status`.
-    #[serde(default)]
     pub status: Option<Status>,
     /// `Boot`.
-    #[serde(default)]
     pub boot: Option<Boot>,
     /// `ProcessorSummary`.
-    #[serde(default)]
     pub processor_summary: Option<ProcessorSummary>,
     /// `MemorySummary`.
-    #[serde(default)]
     pub memory_summary: Option<MemorySummary>,
     /// `Bios`.
-    #[serde(default)]
     pub bios: Option<Link<Bios>>,
     /// `SecureBoot`.
-    #[serde(default)]
     pub secure_boot: Option<Link<SecureBoot>>,
     /// `Storage`.
-    #[serde(default)]
     pub storage: Option<Link<Collection<Storage>>>,
     /// `SimpleStorage` (older services).
-    #[serde(default)]
     pub simple_storage: Option<Link<Collection<Value>>>,
     /// `EthernetInterfaces`.
-    #[serde(default)]
     pub ethernet_interfaces: Option<Link<Collection<EthernetInterface>>>,
     /// `Processors`.
-    #[serde(default)]
     pub processors: Option<Link<Collection<Value>>>,
     /// `Memory`.
-    #[serde(default)]
     pub memory: Option<Link<Collection<Value>>>,
     /// `VirtualMedia` (newer services keep it under the system).
-    #[serde(default)]
     pub virtual_media: Option<Link<Collection<VirtualMedia>>>,
     /// `Actions`.
-    #[serde(default)]
     pub actions: Option<SystemActions>,
     /// `Links`.
-    #[serde(default)]
     pub links: Option<SystemLinks>,
     /// `@Redfish.Settings`: where pending changes go, on services that stage them.
-    #[serde(rename = "@Redfish.Settings", default)]
     pub settings: Option<Settings>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(ComputerSystem, odata {
+        "Id" => id,
+        "Name" => name,
+        "Manufacturer" => manufacturer,
+        "Model" => model,
+        "SerialNumber" => serial_number,
+        "SKU" => sku,
+        "UUID" => uuid,
+        "HostName" => host_name,
+        "BiosVersion" => bios_version,
+        "PowerState" => power_state,
+        "Status" => status,
+        "Boot" => boot,
+        "ProcessorSummary" => processor_summary,
+        "MemorySummary" => memory_summary,
+        "Bios" => bios,
+        "SecureBoot" => secure_boot,
+        "Storage" => storage,
+        "SimpleStorage" => simple_storage,
+        "EthernetInterfaces" => ethernet_interfaces,
+        "Processors" => processors,
+        "Memory" => memory,
+        "VirtualMedia" => virtual_media,
+        "Actions" => actions,
+        "Links" => links,
+        "@Redfish.Settings" => settings,
+        "Oem" => oem,
+});
 
 impl ComputerSystem {
     /// `ResetType@Redfish.AllowableValues` of `#ComputerSystem.Reset`, if advertised.
@@ -330,226 +329,221 @@ impl ComputerSystem {
 }
 
 /// `EthernetInterface`: a NIC port.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct EthernetInterface {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `MACAddress`.
-    #[serde(rename = "MACAddress", default)]
     pub mac_address: Option<String>,
     /// `PermanentMACAddress`.
-    #[serde(rename = "PermanentMACAddress", default)]
     pub permanent_mac_address: Option<String>,
     /// `SpeedMbps`.
-    #[serde(default)]
     pub speed_mbps: Option<f64>,
     /// `LinkStatus`.
-    #[serde(default)]
     pub link_status: Option<String>,
     /// `InterfaceEnabled`.
-    #[serde(default)]
     pub interface_enabled: Option<bool>,
     /// `Status`.
-    #[serde(default)]
     pub status: Option<Status>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else (`IPv4Addresses`, ...).
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(EthernetInterface, odata {
+        "Id" => id,
+        "Name" => name,
+        "MACAddress" => mac_address,
+        "PermanentMACAddress" => permanent_mac_address,
+        "SpeedMbps" => speed_mbps,
+        "LinkStatus" => link_status,
+        "InterfaceEnabled" => interface_enabled,
+        "Status" => status,
+        "Oem" => oem,
+});
 
 /// `Storage`: a storage subsystem with its drives and volumes.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Storage {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `Drives`.
-    #[serde(default)]
     pub drives: Vec<Link<Drive>>,
     /// `Volumes`.
-    #[serde(default)]
     pub volumes: Option<Link<Collection<Volume>>>,
     /// `StorageControllers` (inline, deprecated but common).
-    #[serde(default)]
     pub storage_controllers: Vec<Value>,
     /// `Status`.
-    #[serde(default)]
     pub status: Option<Status>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Storage, odata {
+        "Id" => id,
+        "Name" => name,
+        "Drives" => drives,
+        "Volumes" => volumes,
+        "StorageControllers" => storage_controllers,
+        "Status" => status,
+        "Oem" => oem,
+});
 
 /// `Drive`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Drive {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `CapacityBytes`.
-    #[serde(default)]
     pub capacity_bytes: Option<u64>,
     /// `Protocol` (SAS, SATA, NVMe, ...).
-    #[serde(default)]
     pub protocol: Option<String>,
     /// `MediaType` (HDD, SSD).
-    #[serde(default)]
     pub media_type: Option<String>,
     /// `Model`.
-    #[serde(default)]
     pub model: Option<String>,
     /// `SerialNumber`.
-    #[serde(default)]
     pub serial_number: Option<String>,
     /// `Status`.
-    #[serde(default)]
     pub status: Option<Status>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Drive, odata {
+        "Id" => id,
+        "Name" => name,
+        "CapacityBytes" => capacity_bytes,
+        "Protocol" => protocol,
+        "MediaType" => media_type,
+        "Model" => model,
+        "SerialNumber" => serial_number,
+        "Status" => status,
+        "Oem" => oem,
+});
 
 /// `Volume`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Volume {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `CapacityBytes`.
-    #[serde(default)]
     pub capacity_bytes: Option<u64>,
     /// `RAIDType`.
-    #[serde(rename = "RAIDType", default)]
     pub raid_type: Option<String>,
     /// `Status`.
-    #[serde(default)]
     pub status: Option<Status>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Volume, odata {
+        "Id" => id,
+        "Name" => name,
+        "CapacityBytes" => capacity_bytes,
+        "RAIDType" => raid_type,
+        "Status" => status,
+});
 
 /// `Actions` of a Bios resource.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct BiosActions {
     /// `#Bios.ResetBios`.
-    #[serde(rename = "#Bios.ResetBios", default)]
     pub reset_bios: Option<ActionTarget>,
     /// `#Bios.ChangePassword`.
-    #[serde(rename = "#Bios.ChangePassword", default)]
     pub change_password: Option<ActionTarget>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(BiosActions {
+        "#Bios.ResetBios" => reset_bios,
+        "#Bios.ChangePassword" => change_password,
+});
 
 /// `Bios`: current BIOS attributes; its `@Redfish.Settings` names where to stage changes.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Bios {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `Name`.
-    #[serde(default)]
     pub name: Option<String>,
     /// `AttributeRegistry`.
-    #[serde(default)]
     pub attribute_registry: Option<String>,
     /// `Attributes`, name to value.
-    #[serde(default)]
     pub attributes: Map<String, Value>,
     /// `@Redfish.Settings`.
-    #[serde(rename = "@Redfish.Settings", default)]
     pub settings: Option<Settings>,
     /// `Actions`.
-    #[serde(default)]
     pub actions: Option<BiosActions>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else.
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(Bios, odata {
+        "Id" => id,
+        "Name" => name,
+        "AttributeRegistry" => attribute_registry,
+        "Attributes" => attributes,
+        "@Redfish.Settings" => settings,
+        "Actions" => actions,
+        "Oem" => oem,
+});
 
 /// `SecureBoot`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SecureBoot {
     /// OData annotations.
-    #[serde(flatten)]
     pub odata: OData,
     /// `Id`.
-    #[serde(default)]
     pub id: Option<String>,
     /// `SecureBootEnable`: whether it is enabled (takes effect at the next boot).
-    #[serde(default)]
     pub secure_boot_enable: Option<bool>,
     /// `SecureBootCurrentBoot`: `Enabled` or `Disabled` for the current boot.
-    #[serde(default)]
     pub secure_boot_current_boot: Option<String>,
     /// `SecureBootMode`, e.g. `UserMode`, `SetupMode`.
-    #[serde(default)]
     pub secure_boot_mode: Option<String>,
     /// `@Redfish.Settings`.
-    #[serde(rename = "@Redfish.Settings", default)]
     pub settings: Option<Settings>,
     /// `Oem`.
-    #[serde(default)]
     pub oem: Option<Value>,
     /// Everything else (`Actions`, `SecureBootDatabases`, ...).
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+model_deserialize!(SecureBoot, odata {
+        "Id" => id,
+        "SecureBootEnable" => secure_boot_enable,
+        "SecureBootCurrentBoot" => secure_boot_current_boot,
+        "SecureBootMode" => secure_boot_mode,
+        "@Redfish.Settings" => settings,
+        "Oem" => oem,
+});
 
 resource!(
     ComputerSystem,
