@@ -5,15 +5,19 @@
 //! cargo run --release --example pxe-server -- --root DIR [--tftp ADDR:PORT]
 //!     [--max-blksize N] [--max-window N] [--max-per-client N] [--tftp-tasks]
 //!     [--http ADDR:PORT [--kernel URL [--initrd URL]... [--append ARGS] [--callback URL]]]
-//!     [--dhcp ADDR:PORT [--proxy] --pool FIRST-LAST --netmask MASK [--router IP]]
+//!     [--dhcp ADDR:PORT [--proxy [--boot-server ADDR:PORT]]
+//!      [--pool FIRST-LAST --netmask MASK [--router IP] [--leases FILE]]]
 //!     [--next-server IP] [--http-base URL] [--ipxe-script URL]
 //! ```
 //!
 //! TFTP listens on `0.0.0.0:69` by default (use `--tftp 127.0.0.1:6969` to run unprivileged).
 //! With `--dhcp`, a DHCP server answers netboot clients: ProxyDHCP (boot information only,
-//! beside another DHCP server) with `--proxy`, otherwise a full server leasing from `--pool`.
+//! beside another DHCP server) with `--proxy` (and the PXE boot server on `--boot-server`,
+//! normally `0.0.0.0:4011`), otherwise a full server leasing from `--pool`, its leases kept
+//! in the append-only log `--leases FILE` across restarts (each ACK sent once its lease is
+//! synced; many leases share one sync).
 //! With `--http`, DIR is also served over HTTP (`HEAD` and ranges, for UEFI HTTP boot and
-//! iPXE); with `--kernel`, `/boot.ipxe` is an iPXE script rendered per node (the MAC from
+//! iPXE; the DHCP answer to a UEFI HTTP boot client is `HTTP-BASE/ipxe.efi`); with `--kernel`, `/boot.ipxe` is an iPXE script rendered per node (the MAC from
 //! `?mac=`) that boots that kernel with `--initrd`s, `--append` and the agent `--callback`
 //! URL. `RUST_LOG=debug` shows every transfer's negotiation.
 
@@ -44,7 +48,8 @@ struct Args {
     /// TFTP listen address.
     #[arg(long, default_value = "0.0.0.0:69")]
     tftp: SocketAddr,
-    /// Largest TFTP block size granted (path MTU minus 32 on real networks).
+    /// Largest TFTP block size granted; each transfer is also capped by the path MTU
+    /// towards its client less 32 (1468 over a 1500-byte link), so no block is fragmented.
     #[arg(long, default_value_t = 65464)]
     max_blksize: u16,
     /// Largest TFTP window granted (RFC 7440).
@@ -95,6 +100,12 @@ struct Args {
     /// Router (full DHCP mode).
     #[arg(long)]
     router: Option<Ipv4Addr>,
+    /// Durable lease log (full DHCP mode); leases are kept in memory only without it.
+    #[arg(long)]
+    leases: Option<PathBuf>,
+    /// PXE boot server address (e.g. 0.0.0.0:4011), under the same policy.
+    #[arg(long)]
+    boot_server: Option<SocketAddr>,
     /// The TFTP server clients are told to use (and the DHCP server identifier).
     #[arg(long)]
     next_server: Option<Ipv4Addr>,
@@ -202,6 +213,9 @@ async fn main() -> anyhow::Result<()> {
             if let Some(i) = &args.interface {
                 b = b.interface(i.clone());
             }
+            if let Some(a) = args.boot_server {
+                b = b.boot_server(a);
+            }
             if args.proxy {
                 b = b.proxy();
             } else {
@@ -214,6 +228,11 @@ async fn main() -> anyhow::Result<()> {
                     p = p.with_router(r);
                 }
                 b = b.pool(p);
+                if let Some(path) = &args.leases {
+                    let store = pxe::dhcp::lease::FileStore::open(path)
+                        .with_context(|| format!("lease file {}", path.display()))?;
+                    b = b.lease_store(store);
+                }
             }
             let server = b.bind().await?;
             tracing::info!(addr = %server.local_addr()?, proxy = args.proxy, "DHCP serving");

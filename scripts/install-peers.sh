@@ -20,6 +20,9 @@ declare -A PEERS=(
   [sfdisk]=fdisk
   [blkid]=util-linux
   [mcopy]=mtools
+  [mke2fs]=e2fsprogs
+  [script]=bsdutils
+  [openssl]=openssl
   [bmaptool]=bmap-tools
   [curl]=curl
   [atftp]=atftp
@@ -30,6 +33,7 @@ declare -A PEERS=(
   [dnsmasq]=dnsmasq
   [in.tftpd]=tftpd-hpa
   [perfdhcp]=kea-admin
+  [dhclient]=isc-dhcp-client
 )
 # data files (not programs) -> Debian package providing them
 declare -A PEER_FILES=(
@@ -80,8 +84,14 @@ fi
 echo "install-peers: all peers present"
 
 # --- redfish-client: sushy-emulator (pip sushy-tools) in .venv-peers/ ---------------------------
-# Used by redfish-client/tests/sushy.rs. Needs python3 with venv (Debian: python3-venv) and
+# Used by redfish-client/tests/sushy.rs and, for sushy-static (same package), by
+# redfish-client/tests/sushy_static.rs. Needs python3 with venv (Debian: python3-venv) and
 # openssl; the script installs nothing system-wide.
 "$(dirname "$0")/peers/sushy.sh" >/dev/null
-echo "install-peers: sushy-emulator present in .venv-peers/"
+echo "install-peers: sushy-emulator and sushy-static present in .venv-peers/"
 # --- end redfish-client ----------------------------------------------------------------------------
+
+# --- pxe: scapy (pip) in .venv-peers/, the independent DHCP client of pxe/tests/dhcp_netns.rs ----
+"$(dirname "$0")/peers/scapy.sh" >/dev/null
+echo "install-peers: scapy present in .venv-peers/"
+# --- end pxe ---------------------------------------------------------------------------------------

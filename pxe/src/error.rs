@@ -30,6 +30,13 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A queue is full (such as the lease writer's when the disk cannot keep up); the work
+    /// was refused rather than waited for, and the client retries.
+    #[error("{what}: busy")]
+    Busy {
+        /// What is busy.
+        what: &'static str,
+    },
     /// An I/O error from the socket or file layer. The message never holds a server path.
     #[error("I/O error during {during}: {message}")]
     Io {

@@ -3,10 +3,12 @@
 //! Network-boot primitives that real firmware boots from: TFTP (a sans-IO transfer state
 //! machine and a tokio server) and the PXE side of DHCPv4 (option codecs, request
 //! classification and boot decisions as pure functions, an address pool with lease stores
-//! (in memory, or an append-only file that survives restarts), and a tokio ProxyDHCP / DHCP /
-//! port-4011 server), HTTP boot ([`http`]: `GET`/`HEAD`/ranges planned as pure functions,
-//! files and per-node iPXE scripts through a handler trait, a hyper server) and iPXE script
-//! rendering with escaping ([`ipxe`]).
+//! (in memory, or an append-only file that survives restarts, written by a group-commit
+//! thread so that an ACK waits for its lease's sync but the receive loop never does), a
+//! per-client flood limit, and a tokio ProxyDHCP / DHCP / port-4011 server), HTTP boot
+//! ([`http`]: `GET`/`HEAD`/ranges planned as pure functions, files and per-node iPXE scripts
+//! through a handler trait, a hyper server) and iPXE script rendering with escaping
+//! ([`ipxe`]).
 //!
 //! ## Layers
 //!
@@ -14,7 +16,8 @@
 //!  tftp::server (tokio) ── one socket per transfer ──► tftp::transfer::ReadTransfer (sans-IO)
 //!                                                        │ reads tftp::source::Content
 //!  dhcp::classify(request bytes) ─► ClientInfo ─► dhcp::decide(.., &dyn BootBackend) ─► reply
-//!                                    dhcp::pool::Pool ◄─► dhcp::lease::LeaseStore (file log)
+//!                                    dhcp::pool::Pool ─► dhcp::lease::GroupCommit (thread)
+//!                                                          └► LeaseStore::commit (file log)
 //!  http::server (hyper) ─► http::Handler (files, per-node scripts) ─► http::plan (HEAD/Range)
 //! ```
 //!
@@ -33,6 +36,8 @@
 //! * `tokio` and `socket2` (optional, feature `tokio`, on by default): the TFTP and DHCP
 //!   servers; socket2 sizes the socket buffers (the TFTP window is capped by what the kernel
 //!   grants) and binds DHCP sockets to one interface for broadcasts.
+//! * `rustix` (Linux, with feature `tokio`): `IP_MTU` of each TFTP transfer socket, the path
+//!   MTU that caps the block size (socket2 does not expose it, and the crate has no `unsafe`).
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]

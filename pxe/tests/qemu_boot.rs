@@ -5,12 +5,15 @@
 //! leaves them.
 //!
 //! Cases: SeaBIOS + iPXE ROM; OVMF + iPXE EFI ROM; OVMF's own EDK2 PXE client (no option
-//! ROM) chainloading `ipxe.efi` over our TFTP. Success: the firmware's iPXE ran our
+//! ROM) chainloading `ipxe.efi` over our TFTP; OVMF's own UEFI HTTP boot client (HttpBootDxe,
+//! its PXE turned off through fw_cfg so that it goes straight to HTTP) taking `ipxe.efi` from
+//! our HTTP server (the DHCP policy answers `HTTPClient` with a URL and option 60 echoed; the
+//! firmware sends `HEAD` first, then `GET`). Success: the firmware's iPXE ran our
 //! `boot.ipxe` (served by our HTTP server) which fetched `stage2.ipxe?mac=<its MAC>` from
 //! our HTTP server; the handler reports each hit on stdout. Each boot is bounded (QEMU is
 //! killed on success or after a timeout).
 //!
-//! `PXE_QEMU_CASES=bios,uefi-ipxe,uefi-native` picks cases (default: all three);
+//! `PXE_QEMU_CASES=bios,uefi-ipxe,uefi-native,uefi-http` picks cases (default: all four);
 //! `PXE_QEMU_KEEP=1` keeps the serial and server logs.
 //! This test binary has its own `main` (`harness = false`).
 
@@ -22,15 +25,32 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pxe::dhcp::BootPolicy;
 use pxe::dhcp::server::{DhcpServer, Pool};
+use pxe::dhcp::{BootBackend, BootPolicy, BootSpec, ClientInfo};
 use pxe::http::server::HttpServer;
-use pxe::http::{Files, FnHandler, Request, Response, Router};
+use pxe::http::{Files, FnHandler, Handler, Request, Response, Router};
 use pxe::tftp::server::TftpServer;
 use pxe::tftp::source::{DirSource, MemorySource};
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 232, 0, 1);
 const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
+/// The MAC of the UEFI HTTP boot case: its boot file is a URL under `/httpboot/`, which no
+/// other case is given, so a hit there is its HTTP boot and nothing else.
+const HTTP_BOOT_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x99, 0x00, 0x04];
+
+/// Every node netboots with the policy's defaults, except the HTTP boot case, whose boot file
+/// is `http://SERVER/httpboot/ipxe.efi`.
+struct Backend;
+impl BootBackend for Backend {
+    fn lookup(&self, mac: [u8; 6], _info: &ClientInfo) -> Option<BootSpec> {
+        let spec = BootSpec::allowed();
+        Some(if mac == HTTP_BOOT_MAC {
+            spec.with_boot_file(format!("http://{SERVER_IP}:8080/httpboot/ipxe.efi"))
+        } else {
+            spec
+        })
+    }
+}
 
 fn require(program: &str, package: &str) {
     let found = std::env::var_os("PATH")
@@ -166,6 +186,7 @@ fn helper(iface: &str, root: &str) {
             .listen("0.0.0.0:67".parse().unwrap())
             .boot_server("0.0.0.0:4011".parse().unwrap())
             .interface(iface)
+            .backend(Arc::new(Backend))
             .pool(pool)
             .bind()
             .await
@@ -176,7 +197,20 @@ fn helper(iface: &str, root: &str) {
             .await
             .unwrap();
         let out = Arc::new(Mutex::new(std::io::stdout()));
+        let out2 = out.clone();
+        let files = Files(DirSource::new(root).unwrap());
         let router = Router::new()
+            // UEFI HTTP boot: each request (HEAD, GET) is reported, then served from the root.
+            .route(
+                "/httpboot/",
+                FnHandler::new(move |r: &Request| {
+                    use std::io::Write;
+                    let mut o = out2.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = writeln!(o, "HTTPBOOT {:?} {}", r.method, r.path);
+                    let _ = o.flush();
+                    files.handle(r)
+                }),
+            )
             .route(
                 "/boot.ipxe",
                 FnHandler::new(move |_r: &Request| {
@@ -201,8 +235,8 @@ fn helper(iface: &str, root: &str) {
                     Ok(Response::script("#!ipxe\necho PXE-STAGE2-OK\nsleep 30\n"))
                 }),
             )
-            // No binaries over HTTP: the EDK2 case must boot by PXE + TFTP, not fall back
-            // to UEFI HTTP boot.
+            // No binaries over HTTP elsewhere: the EDK2 PXE case must boot by PXE + TFTP,
+            // not fall back to UEFI HTTP boot (its default URL, `/ipxe.efi`, is not served).
             .route("/", Files(MemorySource::new()));
         let http = HttpServer::builder(router)
             .listen(format!("{SERVER_IP}:8080").parse().unwrap())
@@ -230,6 +264,8 @@ struct Case {
     name: &'static str,
     mac: &'static str,
     args: Vec<String>,
+    /// Lines the server must have reported before the second stage (besides it).
+    needs: &'static [&'static str],
 }
 
 fn cases(work: &Path) -> Vec<Case> {
@@ -260,21 +296,47 @@ fn cases(work: &Path) -> Vec<Case> {
         "-device".into(),
         "virtio-net-pci,netdev=n0,mac=52:54:00:99:00:03,bootindex=1,romfile=".into(),
     ]);
+    // OVMF's HTTP boot client: no option ROM, PXE (v4 and v6) and IPv6 turned off through
+    // fw_cfg, so its only network boot option is UEFI HTTPv4 (otherwise it first spends about
+    // two minutes on PXEv4 and PXEv6).
+    let mut uefi_http = ovmf("http");
+    uefi_http.extend([
+        "-device".into(),
+        "virtio-net-pci,netdev=n0,mac=52:54:00:99:00:04,bootindex=1,romfile=".into(),
+    ]);
+    for knob in ["IPv4PXESupport", "IPv6PXESupport", "IPv6Support"] {
+        uefi_http.extend([
+            "-fw_cfg".into(),
+            format!("name=opt/org.tianocore/{knob},string=no"),
+        ]);
+    }
     vec![
         Case {
             name: "bios",
             mac: "52:54:00:99:00:01",
             args: bios,
+            needs: &[],
         },
         Case {
             name: "uefi-ipxe",
             mac: "52:54:00:99:00:02",
             args: uefi_ipxe,
+            needs: &[],
         },
         Case {
             name: "uefi-native",
             mac: "52:54:00:99:00:03",
             args: uefi_native,
+            needs: &[],
+        },
+        Case {
+            name: "uefi-http",
+            mac: "52:54:00:99:00:04",
+            args: uefi_http,
+            needs: &[
+                "HTTPBOOT Head /httpboot/ipxe.efi",
+                "HTTPBOOT Get /httpboot/ipxe.efi",
+            ],
         },
     ]
 }
@@ -293,7 +355,7 @@ fn firmware_boots_from_our_servers() {
         "the QEMU boot test needs root (it creates network namespaces and a tap device)"
     );
     let want: Vec<String> = std::env::var("PXE_QEMU_CASES")
-        .unwrap_or_else(|_| "bios,uefi-ipxe,uefi-native".into())
+        .unwrap_or_else(|_| "bios,uefi-ipxe,uefi-native,uefi-http".into())
         .split(',')
         .map(str::to_string)
         .collect();
@@ -308,10 +370,11 @@ fn firmware_boots_from_our_servers() {
         Some(tmp)
     };
     let root = work.join("root");
-    std::fs::create_dir(&root).unwrap();
+    std::fs::create_dir_all(root.join("httpboot")).unwrap();
     for f in ["undionly.kpxe", "ipxe.efi", "snponly.efi"] {
         std::fs::copy(Path::new("/usr/lib/ipxe").join(f), root.join(f)).unwrap();
     }
+    std::fs::copy("/usr/lib/ipxe/ipxe.efi", root.join("httpboot/ipxe.efi")).unwrap();
     let ns = Netns::up();
     let exe = std::env::current_exe().unwrap();
     let log = std::fs::File::create(work.as_path().join("server.log")).unwrap();
@@ -376,12 +439,23 @@ fn firmware_boots_from_our_servers() {
             .unwrap();
         let mut qemu = Killed(qemu);
         let mut hit = None;
+        let mut seen: Vec<String> = Vec::new();
         while t0.elapsed() < BOOT_TIMEOUT {
             match rx.recv_timeout(Duration::from_millis(500)) {
                 Ok(line) if line.starts_with("STAGE2 ") => {
                     if line.contains(&format!("mac={}", case.mac)) {
                         hit = Some(line);
                         break;
+                    }
+                }
+                Ok(line) if line.starts_with("HTTPBOOT ") => {
+                    if !seen.contains(&line) {
+                        println!(
+                            "qemu {}: {line} after {:.1} s",
+                            case.name,
+                            t0.elapsed().as_secs_f64()
+                        );
+                        seen.push(line);
                     }
                 }
                 Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -398,6 +472,20 @@ fn firmware_boots_from_our_servers() {
         }
         let secs = t0.elapsed().as_secs_f64();
         drop(qemu);
+        let missing: Vec<&str> = case
+            .needs
+            .iter()
+            .copied()
+            .filter(|n| !seen.iter().any(|s| s == n))
+            .collect();
+        if hit.is_some() && !missing.is_empty() {
+            eprintln!(
+                "{}: second stage reached without {missing:?} (seen: {seen:?})",
+                case.name
+            );
+            failures.push(case.name);
+            continue;
+        }
         match hit {
             Some(line) => println!(
                 "qemu {}: stage2 fetched from our HTTP server after {secs:.1} s ({line})",

@@ -68,6 +68,7 @@ fn atftp_fetches_with_options() {
         ("1468", None),
         ("1468", Some("4")),
         ("1468", Some("16")),
+        ("8192", None),
         ("65464", None),
     ];
     for (blksize, ws) in cases {
@@ -89,6 +90,11 @@ fn atftp_fetches_with_options() {
                 args.push("--option".into());
                 args.push(format!("windowsize {w}"));
             }
+            // The trace shows the OACK (one line per packet: small files only).
+            let traced = *size < 1_000_000;
+            if traced {
+                args.push("--trace".into());
+            }
             args.extend(
                 [
                     "-g",
@@ -105,6 +111,24 @@ fn atftp_fetches_with_options() {
             let o = run("atftp", &argv);
             assert!(o.status.success(), "{tag}: {}", text(&o));
             same(root.path(), name, &out, &tag);
+            if traced {
+                // Every option asked is granted as asked; tsize only for a non-empty file.
+                let t = text(&o);
+                let oack = t
+                    .lines()
+                    .find(|l| l.starts_with("received OACK"))
+                    .unwrap_or_else(|| panic!("{tag}: no OACK: {t}"));
+                let mut want = vec![format!("blksize: {blksize},"), "timeout: 2,".into()];
+                if *size > 0 {
+                    want.push(format!("tsize: {size},"));
+                }
+                if let Some(w) = ws {
+                    want.push(format!("windowsize: {w},"));
+                }
+                for w in want {
+                    assert!(oack.contains(&w), "{tag}: {w} not in {oack}");
+                }
+            }
         }
     }
 }
@@ -145,9 +169,9 @@ fn busybox_tftp_fetches_every_file() {
     let srv = OurTftp::start(root.path());
     let outdir = tempfile::tempdir().unwrap();
     let port = srv.addr.port().to_string();
-    for blksize in ["512", "1468", "65464"] {
+    for blksize in ["512", "1468", "8192", "65464"] {
         for (name, size) in FILES {
-            if *size > 1_000_000 && blksize == "1468" {
+            if *size > 1_000_000 && (blksize == "1468" || blksize == "8192") {
                 continue;
             }
             let out = out_path(&outdir, &format!("bb-{blksize}-{name}"));
@@ -221,6 +245,21 @@ fn conformance_of_crafted_requests() {
     assert_eq!(r, b"\x00\x06windowsize\x0016\x00");
     let (r, _) = ask(srv.addr, &rrq("odd.bin", &[]));
     assert_eq!(&r[..4], &[0, 3, 0, 1]);
+    // windowsize x blksize is capped by the send buffer the kernel grants the transfer
+    // socket (the server asks for 4 MiB; the kernel caps it at net.core.wmem_max, doubled).
+    let probe = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    probe.set_send_buffer_size(4 << 20).unwrap();
+    let granted = probe.send_buffer_size().unwrap();
+    let want = (granted / (65_464 + 4)).clamp(1, 64);
+    let (r, _) = ask(
+        srv.addr,
+        &rrq("odd.bin", &[("blksize", "65464"), ("windowsize", "64")]),
+    );
+    assert_eq!(
+        r,
+        format!("\0\x06blksize\065464\0windowsize\0{want}\0").as_bytes(),
+        "send buffer granted: {granted}"
+    );
     // Traversal and absolute paths: errors with no server path in them.
     let root_str = root.path().to_str().unwrap().as_bytes().to_vec();
     for name in [
@@ -439,4 +478,205 @@ fn retransmitted_request_starts_one_transfer() {
         tids.insert(from);
     }
     assert_eq!(tids.len(), 1, "{tids:?}");
+}
+
+/// Set in the copy of this test binary that serves TFTP inside the server namespace of
+/// [`blksize_capped_by_the_path_mtu`]: the directory to serve.
+const MTU_HELPER: &str = "PXE_TFTP_MTU_HELPER";
+
+/// Two network namespaces joined by a veth pair (server 10.233.0.1, client 10.233.0.2),
+/// removed on drop.
+struct VethPair {
+    srv: String,
+    cli: String,
+    srv_if: String,
+    cli_if: String,
+}
+
+impl VethPair {
+    fn up() -> Self {
+        let id = std::process::id() % 100_000;
+        let p = VethPair {
+            srv: format!("pxm-{id}-s"),
+            cli: format!("pxm-{id}-c"),
+            srv_if: format!("pms{id}"),
+            cli_if: format!("pmc{id}"),
+        };
+        p.down();
+        let ip = |args: &[&str]| {
+            let o = run("ip", args);
+            assert!(o.status.success(), "ip {args:?}: {}", text(&o));
+        };
+        ip(&["netns", "add", &p.srv]);
+        ip(&["netns", "add", &p.cli]);
+        ip(&[
+            "link", "add", &p.srv_if, "netns", &p.srv, "type", "veth", "peer", "name", &p.cli_if,
+            "netns", &p.cli,
+        ]);
+        for (ns, dev, addr) in [
+            (&p.srv, &p.srv_if, "10.233.0.1/24"),
+            (&p.cli, &p.cli_if, "10.233.0.2/24"),
+        ] {
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+            ip(&["-n", ns, "addr", "add", addr, "dev", dev]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        p
+    }
+
+    /// Set the MTU of both ends.
+    fn mtu(&self, mtu: u32) {
+        let mtu = mtu.to_string();
+        for (ns, dev) in [(&self.srv, &self.srv_if), (&self.cli, &self.cli_if)] {
+            let o = run("ip", &["-n", ns, "link", "set", dev, "mtu", &mtu]);
+            assert!(o.status.success(), "{}", text(&o));
+        }
+    }
+
+    fn down(&self) {
+        for ns in [&self.srv, &self.cli] {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", ns])
+                .output();
+        }
+    }
+}
+
+impl Drop for VethPair {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// The server copy of the test: our TFTP server on 0.0.0.0:69 in the server namespace,
+/// with no configured block size cap (65464), until killed.
+fn serve_for_mtu_test(root: &std::ffi::OsStr) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let src = std::sync::Arc::new(pxe::tftp::source::DirSource::new(root).unwrap());
+        let server = pxe::tftp::server::TftpServer::builder(src)
+            .listen("0.0.0.0:69".parse().unwrap())
+            .bind()
+            .await
+            .unwrap();
+        println!("ready {}", server.local_addr().unwrap());
+        let _ = server.run().await;
+    });
+}
+
+/// The block size is capped by the path MTU towards the client, found from the interface
+/// the request came in on: over a veth with MTU 1500, atftp and curl ask for 65464 and get
+/// at most 1468 (1500 - 32), byte-identical; with MTU 9000 the cap follows (8968). On
+/// loopback (MTU 65536) the other tests get 65464. Runs in two namespaces created here.
+#[test]
+fn blksize_capped_by_the_path_mtu() {
+    if let Some(root) = std::env::var_os(MTU_HELPER) {
+        serve_for_mtu_test(&root);
+        return;
+    }
+    require("ip", "iproute2");
+    require("atftp", "atftp");
+    require("curl", "curl");
+    assert_eq!(
+        run("id", &["-u"]).stdout,
+        b"0\n",
+        "the path-MTU test needs root (it creates network namespaces and a veth pair)"
+    );
+    let root = tree();
+    let net = VethPair::up();
+    net.mtu(1500);
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &net.srv])
+        .arg(&exe)
+        .args(["--exact", "blksize_capped_by_the_path_mtu", "--nocapture"])
+        .env(MTU_HELPER, root.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let _server = Kill(child);
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l.starts_with("ready"))),
+        "the server in the namespace did not start"
+    );
+    let outdir = tempfile::tempdir().unwrap();
+    for (mtu, want) in [(1500u32, 1468usize), (9000, 8968)] {
+        net.mtu(mtu);
+        // atftp asks for 65464 and shows the OACK and each DATA size (--trace).
+        let out = out_path(&outdir, &format!("atftp-{mtu}"));
+        let o = run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &net.cli,
+                "atftp",
+                "--trace",
+                "--option",
+                "blksize 65464",
+                "--option",
+                "tsize enable",
+                "-g",
+                "-r",
+                "odd.bin",
+                "-l",
+                out.to_str().unwrap(),
+                "10.233.0.1",
+                "69",
+            ],
+        );
+        let t = text(&o);
+        assert!(o.status.success(), "atftp over MTU {mtu}: {t}");
+        assert!(
+            t.contains(&format!("received OACK <tsize: 100003, blksize: {want},")),
+            "MTU {mtu}: the OACK does not grant {want}: {t}"
+        );
+        assert!(
+            t.contains(&format!("DATA <block: 1, size {want}>")),
+            "MTU {mtu}: {t}"
+        );
+        same(
+            root.path(),
+            "odd.bin",
+            &out,
+            &format!("atftp over MTU {mtu}"),
+        );
+        // curl too (it would fail on a block larger than it can take).
+        let out = out_path(&outdir, &format!("curl-{mtu}"));
+        let o = run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &net.cli,
+                "curl",
+                "-sS",
+                "--tftp-blksize",
+                "65464",
+                "-o",
+                out.to_str().unwrap(),
+                "tftp://10.233.0.1/odd.bin",
+            ],
+        );
+        assert!(o.status.success(), "curl over MTU {mtu}: {}", text(&o));
+        same(
+            root.path(),
+            "odd.bin",
+            &out,
+            &format!("curl over MTU {mtu}"),
+        );
+    }
 }

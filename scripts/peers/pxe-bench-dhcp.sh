@@ -3,10 +3,12 @@
 # (OURS_BIN = target/release/pxe_bench_server) and dnsmasq, in the same run, each started
 # fresh for every measured point (empty lease table and lease file).
 #   * DO: DISCOVER->OFFER only (perfdhcp -i), rates DO_RATES ascending until the first
-#     point with drops: the highest rate with no drops, the capacity (most exchanges/s
-#     completed) and the OFFER latency perfdhcp measures.
-#   * DORA: the full 4-way exchange with durable leases: our FileStore lease log synced
-#     before every ACK (fdatasync) against dnsmasq with its lease file (which it rewrites and
+#     point with drops (a lossy point is measured twice; it counts as lossy if both runs
+#     lose): the highest rate with no drops, the capacity (most exchanges/s completed) and
+#     the OFFER latency perfdhcp measures.
+#   * DORA: the full 4-way exchange with durable leases: our FileStore lease log, each ACK
+#     sent only once its lease is synced (fdatasync; group commit: the leases waiting while
+#     one sync runs share the next) against dnsmasq with its lease file (which it rewrites and
 #     fsyncs on every change); DORA_RATES ascending, same rule.
 # Topology: netns pxb-dsrv (veth pxbd0 10.199.0.1/16, the server) <-> netns pxb-dcli (veth
 # pxbd1 10.199.0.9/16, perfdhcp as a relay agent). Both are created here and removed on
@@ -17,8 +19,8 @@
 set -euo pipefail
 OURS=$(realpath "${1:?usage: pxe-bench-dhcp.sh PATH/TO/pxe_bench_server}")
 SECS=${PERF_SECS:-4}
-DO_RATES=${DO_RATES:-"1000 2000 4000 8000 16000"}
-DORA_RATES=${DORA_RATES:-"250 500 1000 2000 4000 8000"}
+DO_RATES=${DO_RATES:-"1000 2000 4000 8000 10000 12000 16000"}
+DORA_RATES=${DORA_RATES:-"125 250 500 1000 2000 4000 8000"}
 CLIENTS=${CLIENTS:-50000}
 SRV=pxb-dsrv
 CLI=pxb-dcli
@@ -126,21 +128,26 @@ ramp() {
   for r in $rates; do
     for s in $servers; do
       [ -n "${DONE[$mode/$s]}" ] && continue
-      start "$s"
-      point "$mode" "$r"
-      stop
-      local leases=-   # what the lease file holds once the server is gone
-      if [ "$mode" != DO ]; then
-        case "$s" in
-          ours | ours-nosync) leases=$(grep -c '^B ' "$W/leases-ours" || true) ;;
-          dnsmasq) leases=$(wc -l <"$W/leases-dnsmasq") ;;
-        esac
-      fi
-      printf '  %-4s %-11s target %5s/s: %6s/s, drops %6s (%5s%%), OFFER delay avg %s ms (min %s, max %s)%s\n' \
-        "$mode" "$s" "$r" "$rate" "$drops" "$dpct" "$dly" "$mindly" "$maxdly" \
-        "$([ "$leases" = - ] || echo ", leases on disk $leases")"
-      [ "${LAT0[$mode/$s]}" = - ] && LAT0[$mode/$s]=$dly
-      [ "$rate" -gt "${CAP[$mode/$s]}" ] && CAP[$mode/$s]=$rate
+      # A lossy point is measured once more (the host is shared: one stall of another
+      # process drops packets); the server stops climbing only if it loses again.
+      for try in 1 2; do
+        start "$s"
+        point "$mode" "$r"
+        stop
+        local leases=-   # what the lease file holds once the server is gone
+        if [ "$mode" != DO ]; then
+          case "$s" in
+            ours | ours-nosync) leases=$(grep -c '^B ' "$W/leases-ours" || true) ;;
+            dnsmasq) leases=$(wc -l <"$W/leases-dnsmasq") ;;
+          esac
+        fi
+        printf '  %-4s %-11s target %5s/s: %6s/s, drops %6s (%5s%%), OFFER delay avg %s ms (min %s, max %s)%s%s\n' \
+          "$mode" "$s" "$r" "$rate" "$drops" "$dpct" "$dly" "$mindly" "$maxdly" \
+          "$([ "$leases" = - ] || echo ", leases on disk $leases")" "$([ "$try" = 1 ] || echo ' (repeated)')"
+        [ "${LAT0[$mode/$s]}" = - ] && LAT0[$mode/$s]=$dly
+        [ "$rate" -gt "${CAP[$mode/$s]}" ] && CAP[$mode/$s]=$rate
+        [ "$drops" = 0 ] && break
+      done
       if [ "$drops" = 0 ]; then
         BEST[$mode/$s]=$rate
         LAT[$mode/$s]=$dly
@@ -155,7 +162,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; els
 echo "perfdhcp $(perfdhcp -v 2>&1 | awk '{ print $2 }'), $CLIENTS simulated clients (relay mode), ${SECS}s per point, PXE UEFI x64 DISCOVERs"
 echo "-- DO: DISCOVER->OFFER (perfdhcp -i)"
 ramp DO "ours dnsmasq" "$DO_RATES"
-echo "-- DORA: full exchange, durable leases (ours: FileStore, fdatasync per ACK; dnsmasq: lease file)"
+echo "-- DORA: full exchange, durable leases (ours: FileStore, ACK after its group commit's fdatasync; dnsmasq: lease file)"
 ramp DORA "ours dnsmasq" "$DORA_RATES"
 if [ -n "${DHCP_EXTRA:-}" ]; then
   echo "-- DORA without durable leases (ours: FileStore --sync never; dnsmasq: leasefile-ro)"

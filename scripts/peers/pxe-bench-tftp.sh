@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
 # pxe-bench-tftp.sh OURS_BIN: TFTP throughput of our server (OURS_BIN =
-# target/release/pxe_bench_server) against tftpd-hpa and dnsmasq, same clients, same run.
+# target/release/pxe_bench_server) against tftpd-hpa, dnsmasq and atftpd, same clients, same
+# run.
 #   * a 64 MiB random file fetched with curl --tftp-blksize 512, 1468, 8192, 65464 and with
-#     atftp at blksize 1468 + windowsize 16 (RFC 7440; tftpd-hpa and dnsmasq ignore the
-#     window and run lock-step); median of TFTP_RUNS (3) fetches per cell, the servers' order
-#     rotated each run; every download compared with the source (cmp); MiB/s per cell and
-#     ours / best anchor per row.
+#     atftp at blksize 1468 + windowsize 16 (RFC 7440; atftpd and ours grant the window,
+#     tftpd-hpa and dnsmasq ignore it and run lock-step); median of TFTP_RUNS (5) fetches per
+#     cell (the host is shared: a median of 5 damps other load), the servers' order rotated
+#     each run; every download compared with the source (cmp); MiB/s per cell and ours / best
+#     anchor per row.
 #   * a boot storm: STORM_N (50) curl clients at blksize 1468 fetch an 8 MiB file at once;
-#     all verified; aggregate MiB/s.
+#     all verified; aggregate MiB/s, median of STORM_RUNS (3) storms per server.
 # Servers, all on 127.0.0.1 (MTU 65536) inside private network namespaces created here:
 #   netns pxb-tftp: ours :6970, tftpd-hpa :6969 (it refuses to start without a non-loopback
 #     address: a veth pair with both ends inside the namespace provides one), dnsmasq-big :69
-#     (dnsmasq with --edns-packet-max=65535, which lifts its 2263-byte block size cap);
+#     (dnsmasq with --edns-packet-max=65535, which lifts its 2263-byte block size cap),
+#     atftpd :7070 (Debian package atftpd, unpacked by scripts/peers/atftpd.sh because it
+#     conflicts with tftpd-hpa);
 #   netns pxb-tftp2: dnsmasq as shipped :69 (dnsmasq cannot move TFTP off port 69).
 # Files live on tmpfs (/dev/shm) so the disk stays out of it. Everything is removed on exit.
-# Needs root. Env: TFTP_RUNS (3), TFTP_MIB (64), STORM_N (50), STORM_MIB (8).
+# Needs root. Env: TFTP_RUNS (5), TFTP_MIB (64), STORM_N (50; 0 skips the storm), STORM_MIB (8),
+# STORM_RUNS (3),
+# TFTP_ROWS (rows to run, e.g. "curl 65464 -;atftp 1468 16"; default all).
+ATFTPD=$("$(dirname "$0")/atftpd.sh")
 set -euo pipefail
 OURS=$(realpath "${1:?usage: pxe-bench-tftp.sh PATH/TO/pxe_bench_server}")
-RUNS=${TFTP_RUNS:-3}
+RUNS=${TFTP_RUNS:-5}
 MIB=${TFTP_MIB:-64}
 STORM_N=${STORM_N:-50}
 STORM_MIB=${STORM_MIB:-8}
+STORM_RUNS=${STORM_RUNS:-3}
 NS=pxb-tftp
 NS2=pxb-tftp2
 
@@ -67,10 +75,14 @@ ip netns exec "$NS" "${DNSMASQ[@]}" --edns-packet-max=65535 --log-facility="$W/d
 pids+=($!)
 ip netns exec "$NS2" "${DNSMASQ[@]}" --log-facility="$W/dnsmasq.log" &
 pids+=($!)
+# atftpd drops to nobody like tftpd-hpa; --maxthread as dnsmasq's --tftp-max.
+ip netns exec "$NS" "$ATFTPD" --daemon --no-fork --port 7070 --bind-address 127.0.0.1 --maxthread 1000 \
+  --logfile "$W/atftpd.log" --user nobody --group nogroup "$W/root" >"$W/atftpd.out" 2>&1 &
+pids+=($!)
 
-SERVERS=(ours tftpd-hpa dnsmasq dnsmasq-big)
-declare -A NSOF=([ours]=$NS [tftpd-hpa]=$NS [dnsmasq]=$NS2 [dnsmasq-big]=$NS)
-declare -A PORT=([ours]=6970 [tftpd-hpa]=6969 [dnsmasq]=69 [dnsmasq-big]=69)
+SERVERS=(ours tftpd-hpa dnsmasq dnsmasq-big atftpd)
+declare -A NSOF=([ours]=$NS [tftpd-hpa]=$NS [dnsmasq]=$NS2 [dnsmasq-big]=$NS [atftpd]=$NS)
+declare -A PORT=([ours]=6970 [tftpd-hpa]=6969 [dnsmasq]=69 [dnsmasq-big]=69 [atftpd]=7070)
 
 # fetch SERVER CLIENT BLKSIZE WS OUT: seconds the client took (timed inside the namespace),
 # or FAIL; the download is compared with the source file and removed.
@@ -106,9 +118,10 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "FAIL"; else i
 
 echo "TFTP: ${MIB} MiB file, MiB/s (median of $RUNS, every download cmp-verified); 127.0.0.1 in a netns"
 echo "  dnsmasq = as shipped (caps blksize at 2263), dnsmasq-big = --edns-packet-max=65535; tftpd-hpa and dnsmasq ignore windowsize"
-printf '  %-6s %7s %3s | %8s %10s %8s %12s | %12s %10s\n' client blksize ws ours tftpd-hpa dnsmasq dnsmasq-big \
-  "best anchor" ours/best
+printf '  %-6s %7s %3s | %8s %10s %8s %12s %8s | %12s %10s\n' client blksize ws ours tftpd-hpa dnsmasq dnsmasq-big \
+  atftpd "best anchor" ours/best
 ROWS=("curl 512 -" "curl 1468 -" "curl 8192 -" "curl 65464 -" "atftp 1468 16")
+if [ -n "${TFTP_ROWS:-}" ]; then IFS=';' read -r -a ROWS <<<"$TFTP_ROWS"; fi
 min_ratio=
 for row in "${ROWS[@]}"; do
   read -r client b ws <<<"$row"
@@ -141,38 +154,49 @@ for row in "${ROWS[@]}"; do
     r=$(awk -v a="$ours_m" -v b="$best" 'BEGIN { printf "%.2fx", a / b }')
     min_ratio=$(awk -v r="${r%x}" -v m="${min_ratio:-1e9}" 'BEGIN { print (r < m ? r : m) }')
   fi
-  printf '  %-6s %7s %3s | %8s %10s %8s %12s | %12s %10s\n' "$client" "$b" "$ws" "${mibs[ours]}" "${mibs[tftpd-hpa]}" \
-    "${mibs[dnsmasq]}" "${mibs[dnsmasq-big]}" "$best_name" "$r"
+  printf '  %-6s %7s %3s | %8s %10s %8s %12s %8s | %12s %10s\n' "$client" "$b" "$ws" "${mibs[ours]}" "${mibs[tftpd-hpa]}" \
+    "${mibs[dnsmasq]}" "${mibs[dnsmasq-big]}" "${mibs[atftpd]}" "$best_name" "$r"
   unset secs fails mibs
 done
 echo "  (N*F after a figure: N of the $RUNS fetches failed or did not match; FAIL: all did; =big: same as dnsmasq-big below 2263)"
 echo "TFTP lowest ours/best-anchor ratio over the rows: ${min_ratio:-n/a}x (target >= 1)"
 
+[ "$STORM_N" -gt 0 ] || exit 0
 echo
-echo "TFTP boot storm: $STORM_N curl clients at once, blksize 1468, ${STORM_MIB} MiB each, all cmp-verified"
-declare -A storm=()
-for s in "${SERVERS[@]}"; do
-  skip "$s" 1468 && continue
-  rm -rf "$W/out/storm"
-  mkdir -p "$W/out/storm"
-  t=$(ip netns exec "${NSOF[$s]}" bash -c '
-    port=$1 n=$2 dir=$3
-    s=$EPOCHREALTIME
-    for i in $(seq 1 "$n"); do
-      timeout 120 curl -sS -o "$dir/$i" --tftp-blksize 1468 "tftp://127.0.0.1:$port/storm.bin" 2>/dev/null &
-    done
-    wait
-    e=$EPOCHREALTIME
-    echo "$s $e"' _ "${PORT[$s]}" "$STORM_N" "$W/out/storm" | awk '{ printf "%.3f", $2 - $1 }')
-  ok=0
-  for i in $(seq 1 "$STORM_N"); do cmp -s "$W/out/storm/$i" "$W/root/storm.bin" && ok=$((ok + 1)); done
-  agg=$(awk -v n="$ok" -v m="$STORM_MIB" -v t="$t" 'BEGIN { printf "%.1f", n * m / t }')
-  storm[$s]=$agg
-  printf '  %-12s %3d/%d ok in %7.3f s: %7s MiB/s aggregate\n' "$s" "$ok" "$STORM_N" "$t" "$agg"
+echo "TFTP boot storm: $STORM_N curl clients at once, blksize 1468, ${STORM_MIB} MiB each, all cmp-verified;"
+echo "  median aggregate of $STORM_RUNS storms per server, the servers' order rotated each round"
+declare -A storm=() storm_runs=() storm_bad=()
+STORM_SERVERS=()
+for s in "${SERVERS[@]}"; do skip "$s" 1468 || STORM_SERVERS+=("$s"); done
+for run in $(seq 1 "$STORM_RUNS"); do
+  n=${#STORM_SERVERS[@]}
+  for i in $(seq 0 $((n - 1))); do
+    s=${STORM_SERVERS[$(((i + run - 1) % n))]}
+    rm -rf "$W/out/storm"
+    mkdir -p "$W/out/storm"
+    t=$(ip netns exec "${NSOF[$s]}" bash -c '
+      port=$1 n=$2 dir=$3
+      s=$EPOCHREALTIME
+      for i in $(seq 1 "$n"); do
+        timeout 120 curl -sS -o "$dir/$i" --tftp-blksize 1468 "tftp://127.0.0.1:$port/storm.bin" 2>/dev/null &
+      done
+      wait
+      e=$EPOCHREALTIME
+      echo "$s $e"' _ "${PORT[$s]}" "$STORM_N" "$W/out/storm" | awk '{ printf "%.3f", $2 - $1 }')
+    ok=0
+    for i in $(seq 1 "$STORM_N"); do cmp -s "$W/out/storm/$i" "$W/root/storm.bin" && ok=$((ok + 1)); done
+    [ "$ok" = "$STORM_N" ] || storm_bad[$s]=$(( ${storm_bad[$s]:-0} + STORM_N - ok ))
+    storm_runs[$s]+="$(awk -v n="$ok" -v m="$STORM_MIB" -v t="$t" 'BEGIN { printf "%.1f", n * m / t }') "
+  done
+done
+for s in "${STORM_SERVERS[@]}"; do
+  storm[$s]=$(printf '%.1f' "$(printf '%s\n' ${storm_runs[$s]} | median)")
+  printf '  %-12s %7s MiB/s aggregate (runs: %s) %s\n' "$s" "${storm[$s]}" "${storm_runs[$s]% }" \
+    "$([ -n "${storm_bad[$s]:-}" ] && echo "${storm_bad[$s]} downloads FAILED or differed" || echo "all $STORM_N x $STORM_RUNS verified")"
 done
 rm -rf "$W/out/storm"
 best=0 best_name=-
-for s in tftpd-hpa dnsmasq-big; do
+for s in tftpd-hpa dnsmasq-big atftpd; do
   if awk -v a="${storm[$s]}" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=${storm[$s]} best_name=$s; fi
 done
 printf 'TFTP storm: ours %s MiB/s, best anchor %s %s MiB/s, ratio ours/best %s\n' "${storm[ours]}" "$best_name" "$best" \

@@ -67,8 +67,9 @@ struct Args {
     /// Lease log (FileStore); leases are kept in memory only without it.
     #[arg(long)]
     leases: Option<PathBuf>,
-    /// When the lease log is synced: `always` (fdatasync before each ACK, the default),
-    /// `never`, or at most every MILLIS ms.
+    /// When the lease log is synced: `always` (the default: an ACK goes out once its
+    /// lease is fdatasync'ed; the leases queued meanwhile share one sync), `never`, or at
+    /// most every MILLIS ms.
     #[arg(long, default_value = "always")]
     sync: String,
 }

@@ -4,10 +4,12 @@
 //! reply with `dhcproto`.
 //!
 //! [`pool`] leases addresses in full-DHCP mode, [`lease`] keeps them across restarts
-//! (in memory, or in an append-only file); `server` (feature `tokio`) runs it all on UDP
-//! (ProxyDHCP, full DHCP, and the PXE boot server on port 4011).
+//! (in memory, or in an append-only file written by a group-commit thread); [`guard`] holds
+//! each client to a rate so one flooding client cannot starve the others; `server` (feature
+//! `tokio`) runs it all on UDP (ProxyDHCP, full DHCP, and the PXE boot server on port 4011).
 
 pub mod frame;
+pub mod guard;
 pub mod lease;
 pub mod policy;
 pub mod pool;

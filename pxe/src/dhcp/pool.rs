@@ -222,6 +222,14 @@ impl Pool {
         }
     }
 
+    /// Forget `mac`'s lease only if it is still on `ip` (a lease that could not be
+    /// recorded is taken back without undoing a newer one).
+    pub fn release_if(&mut self, mac: Mac, ip: Ipv4Addr) {
+        if self.leases.get(&mac).is_some_and(|l| l.ip == ip) {
+            self.release(mac);
+        }
+    }
+
     /// The lease options: mask (1), router (3), lease time (51).
     pub fn options(&self) -> Vec<DhcpOption> {
         let mut v = vec![

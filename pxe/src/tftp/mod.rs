@@ -3,10 +3,11 @@
 //!
 //! * [`packet`]: the wire codec (parse/emit pairs, panic-free on any input);
 //! * [`transfer`]: the sans-IO read transfer (datagrams and `now` in; datagrams, a timer and
-//!   an [`transfer::Outcome`] out);
+//!   an [`transfer::Outcome`] out), reading ahead a window at a time;
 //! * [`source`]: where files come from (a directory root, a map in memory, a per-request
 //!   handler);
-//! * `server` (feature `tokio`): the UDP server, one socket per transfer.
+//! * `server` (feature `tokio`): the UDP server, one socket per transfer, block size capped by
+//!   the path MTU, window by the socket buffer.
 
 pub mod packet;
 #[cfg(feature = "tokio")]

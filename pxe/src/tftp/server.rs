@@ -1,12 +1,20 @@
 //! The TFTP server (feature `tokio`): read-only, one socket per transfer on an ephemeral port
 //! (RFC 1350), concurrency bounded globally and per client, socket buffers sized for
-//! `windowsize x blksize` (the window granted is capped by the buffer the kernel grants).
+//! `windowsize x blksize` (the window granted is capped by the buffer the kernel grants), and
+//! the block size capped by the path MTU towards each client (on Linux, `IP_MTU` of the
+//! transfer socket: a request that reaches us over a 1500-byte link gets at most 1468,
+//! loopback allows 65464), so that no block is fragmented.
+//!
+//! Each transfer reads ahead: the next window's blocks are read from the content (in chunks
+//! of a window, within 64 KiB and 1 MiB) while the client takes the current one in, and
+//! each DATA datagram goes out with one `sendmsg` straight from that buffer, with no
+//! allocation or copy per block.
 //!
 //! The listening socket is served by a tokio task that never blocks; each transfer is
 //! driven by a thread with a blocking socket ([`Driver::Thread`], the default: lock-step
 //! TFTP is bound by the latency of each block, and a blocking `recv` wakes fastest) or by a
 //! tokio task ([`Driver::Task`]). Both drive the same sans-IO
-//! [`ReadTransfer`](super::transfer::ReadTransfer).
+//! [`ReadTransfer`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pxe::Error> {
@@ -26,6 +34,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::io::IoSlice;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -361,9 +370,16 @@ fn prepare(
         }
     };
     let granted = socket.send_buffer_size().unwrap_or(shared.socket_buffer);
-    let socket: std::net::UdpSocket = socket.into();
     let mut cfg = shared.transfer.clone();
     cfg.max_window_bytes = cfg.max_window_bytes.min(granted);
+    // A block must fit the path MTU in one datagram: firmware rarely reassembles fragments.
+    if let Some(cap) = blksize_for_path(&socket, peer) {
+        if cap < cfg.max_blksize {
+            tracing::debug!(cap, "block size capped by the path MTU");
+        }
+        cfg.max_blksize = cfg.max_blksize.min(cap);
+    }
+    let socket: std::net::UdpSocket = socket.into();
     let content = match shared.source.open(&OpenRequest::new(req.filename, peer)) {
         Ok(c) => c,
         Err(e) => {
@@ -383,6 +399,35 @@ fn prepare(
         "transfer started"
     );
     Some((socket, t))
+}
+
+/// The largest block that fits the path MTU towards `peer` in one datagram (the MTU less the
+/// IP, UDP and TFTP headers: 32 bytes over IPv4, 52 over IPv6), from `IP_MTU` of the socket
+/// connected to the peer: the MTU of the route's interface (or of the route, or what path MTU
+/// discovery learnt). `None` where the OS does not tell.
+fn blksize_for_path(socket: &socket2::Socket, peer: SocketAddr) -> Option<u16> {
+    #[cfg(target_os = "linux")]
+    let mtu = if peer.is_ipv4() {
+        rustix::net::sockopt::ip_mtu(socket)
+    } else {
+        rustix::net::sockopt::ipv6_mtu(socket)
+    }
+    .ok()?;
+    #[cfg(not(target_os = "linux"))]
+    let mtu: u32 = {
+        let _ = socket;
+        return None;
+    };
+    let overhead = if peer.is_ipv4() {
+        20 + 8 + 4
+    } else {
+        40 + 8 + 4
+    };
+    let cap = mtu.saturating_sub(overhead).clamp(
+        u32::from(super::transfer::MIN_BLKSIZE),
+        u32::from(super::transfer::MAX_BLKSIZE),
+    );
+    u16::try_from(cap).ok()
 }
 
 fn report(t: &ReadTransfer, start: Instant) {
@@ -409,14 +454,16 @@ fn run_thread(slot: Slot, request: Vec<u8>, peer: SocketAddr, local_ip: IpAddr) 
         return;
     };
     let start = Instant::now();
-    let mut out = Vec::with_capacity(usize::from(t.negotiated().blksize) + 4);
     let mut rbuf = vec![0u8; 65536];
     // The read timeout is the retransmission timeout: set once; the core checks its own
     // deadline when the read times out.
     let _ = socket.set_read_timeout(Some(t.negotiated().timeout));
+    let sock = socket2::SockRef::from(&socket);
     loop {
-        while t.poll_transmit(&mut out) {
-            if let Err(e) = socket.send(&out) {
+        while let Some(d) = t.poll_datagram() {
+            // One sendmsg per datagram, the payload straight from the read-ahead buffer.
+            if let Err(e) = sock.send_vectored(&[IoSlice::new(d.head), IoSlice::new(d.body)]) {
+                // ENOBUFS and friends: the retransmission timer recovers.
                 tracing::trace!(error = %e, "send");
                 break;
             }
@@ -424,6 +471,8 @@ fn run_thread(slot: Slot, request: Vec<u8>, peer: SocketAddr, local_ip: IpAddr) 
         if t.is_done() {
             break;
         }
+        // While the client takes the window in, read the next one.
+        t.prefetch();
         match socket.recv(&mut rbuf) {
             Ok(n) => t.handle_datagram(Instant::now(), &rbuf[..n]),
             Err(e)
@@ -464,14 +513,19 @@ async fn run_task(slot: Slot, request: Vec<u8>, peer: SocketAddr, local_ip: IpAd
         }
     };
     let start = Instant::now();
-    let mut out = Vec::with_capacity(usize::from(t.negotiated().blksize) + 4);
     let mut rbuf = vec![0u8; 65536];
     let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
     let sleep = tokio::time::sleep_until(far());
     tokio::pin!(sleep);
     loop {
-        while t.poll_transmit(&mut out) {
-            if let Err(e) = socket.send(&out).await {
+        while let Some(d) = t.poll_datagram() {
+            let bufs = [IoSlice::new(d.head), IoSlice::new(d.body)];
+            let sent = socket
+                .async_io(tokio::io::Interest::WRITABLE, || {
+                    socket2::SockRef::from(&socket).send_vectored(&bufs)
+                })
+                .await;
+            if let Err(e) = sent {
                 // ENOBUFS and friends: the retransmission timer recovers.
                 tracing::trace!(error = %e, "send");
                 break;
@@ -480,6 +534,7 @@ async fn run_task(slot: Slot, request: Vec<u8>, peer: SocketAddr, local_ip: IpAd
         if t.is_done() {
             break;
         }
+        t.prefetch();
         // One timer for the whole transfer, moved only when it would fire too late (or has
         // fired): no timer registration per packet. An early wake-up is harmless, the core
         // checks its own deadline.

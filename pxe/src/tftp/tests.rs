@@ -80,6 +80,10 @@ fn simulate(
         while t.poll_transmit(&mut out) {
             deliver(&link, &mut rng, &mut to_client, out.clone());
         }
+        // The shells read ahead before waiting; mostly, not always, to cover both paths.
+        if rng.chance(700) {
+            t.prefetch();
+        }
         if t.is_done() && to_client.is_empty() {
             break;
         }
@@ -483,4 +487,100 @@ fn gives_up_after_retries() {
     assert_eq!(sends, 4);
     assert_eq!(t.outcome(), Some(&Outcome::TimedOut));
     let _ = ErrorCode::NotDefined;
+}
+
+#[test]
+fn read_ahead_across_chunk_boundaries_under_loss() {
+    let cfg = TransferConfig::builder().retries(1000).build();
+    let lossy = || Link {
+        loss: 80,
+        dup: 40,
+        reorder: 40,
+    };
+    // The read-ahead buffer holds at least 64 KiB: sizes at, around and across its edges.
+    // 65464 x 32 is a window of 2 MiB, larger than the buffer (1 MiB): read in parts.
+    for (i, size) in [
+        3 << 16,
+        (3 << 16) + 1,
+        (2 << 16) - 1,
+        65_464 * 3,
+        65_464 * 40 + 7,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (blk, ws) in [
+            ("512", "1"),
+            ("1468", "16"),
+            ("65464", "4"),
+            ("8192", "64"),
+            ("65464", "32"),
+        ] {
+            let c = content(size);
+            let r = simulate(
+                &rrq(&[("blksize", blk), ("windowsize", ws)]),
+                c.clone(),
+                &cfg,
+                lossy(),
+                i as u64 + 17,
+            );
+            assert_eq!(r.data, c, "size {size} blksize {blk} ws {ws}");
+            assert!(matches!(r.outcome, Outcome::Complete { bytes, .. } if bytes == size as u64));
+        }
+    }
+}
+
+/// Content that counts the reads made of it.
+struct Counting(
+    MemoryContent,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+);
+impl super::source::Content for Counting {
+    fn size(&self) -> Option<u64> {
+        self.0.size()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.read_at(offset, buf)
+    }
+}
+
+#[test]
+fn small_blocks_are_read_in_large_chunks() {
+    // 1 MiB at the default 512-byte blocks, lock-step: 2,049 DATA packets, but the content is
+    // read 64 KiB at a time (17 reads: 16 full chunks and the empty tail), read-ahead or not.
+    let c = content(1 << 20);
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let bytes = rrq(&[]);
+    let Ok(Packet::Rrq(req)) = Packet::parse(&bytes) else {
+        panic!()
+    };
+    let now = Instant::now();
+    let mut t = ReadTransfer::new(
+        &req,
+        Box::new(Counting(MemoryContent::new(c.clone()), reads.clone())),
+        &TransferConfig::default(),
+        now,
+    );
+    let mut got = Vec::new();
+    let mut datagrams = 0;
+    while !t.is_done() {
+        let Some(d) = t.poll_datagram() else {
+            panic!("lock-step transfer stalled")
+        };
+        datagrams += 1;
+        let block = [d.head[2], d.head[3]];
+        got.extend_from_slice(d.body);
+        if datagrams % 2 == 0 {
+            t.prefetch();
+        }
+        t.handle_datagram(now, &[0, 4, block[0], block[1]]);
+    }
+    assert_eq!(got, c);
+    assert_eq!(datagrams, 2049);
+    assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 17);
+    assert!(matches!(
+        t.outcome(),
+        Some(Outcome::Complete { blocks: 2049, .. })
+    ));
 }

@@ -5,6 +5,12 @@
 //! [`Outcome`]; it reads its [`Content`] with positioned reads and never touches a socket or a
 //! clock, so tests drive it in virtual time with loss and duplication.
 //!
+//! Content is read ahead into one buffer per transfer, in chunks of whole blocks (a window,
+//! within 64 KiB and 1 MiB): [`ReadTransfer::poll_datagram`] lends each DATA payload straight
+//! from it (no allocation or copy per block), and [`ReadTransfer::prefetch`], called while
+//! waiting for the client, loads the next window so that no read sits between an ACK and the
+//! DATA it releases.
+//!
 //! ```
 //! use std::time::Instant;
 //! use pxe::tftp::packet::Packet;
@@ -43,8 +49,8 @@ pub const DEFAULT_BLKSIZE: u16 = 512;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TransferConfig {
-    /// Largest block size granted (requests above it get this value); at most 65464. Set it
-    /// to the path MTU minus 32 on real networks.
+    /// Largest block size granted (requests above it get this value); at most 65464. The
+    /// server lowers it per transfer to the path MTU towards the client less 32.
     pub max_blksize: u16,
     /// Largest window granted (RFC 7440).
     pub max_window: u16,
@@ -320,11 +326,63 @@ enum Phase {
     Done(Outcome),
 }
 
+/// One datagram to send: `head` followed by `body` (send both as one datagram, for example
+/// with one vectored `sendmsg`). A DATA packet's `body` is its payload, borrowed from the
+/// transfer's read-ahead buffer, so no copy is made per block; any other packet is all
+/// `head`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datagram<'a> {
+    /// The first bytes (the 4-byte DATA header, or a whole OACK or ERROR).
+    pub head: &'a [u8],
+    /// The rest (a DATA payload; empty for other packets).
+    pub body: &'a [u8],
+}
+
+impl Datagram<'_> {
+    /// Length on the wire (without UDP/IP headers).
+    pub fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+
+    /// Whether the datagram is empty (never, for a datagram from a transfer).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Append the datagram to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.head);
+        out.extend_from_slice(self.body);
+    }
+}
+
+/// Smallest read-ahead chunk in bytes: small blocks are read from the content this many
+/// bytes at a time (one `pread` per 128 blocks of 512 bytes), large ones a window at a time.
+const MIN_CHUNK_BYTES: usize = 64 << 10;
+/// Largest read-ahead chunk in bytes (at least one block): the memory a transfer may hold,
+/// whatever window it was granted (a window of 64 blocks of 65464 bytes is read in 4 parts).
+const MAX_CHUNK_BYTES: usize = 1 << 20;
+
+/// The read-ahead buffer: whole blocks of the content from block `first` on.
+#[derive(Debug, Default)]
+struct ReadAhead {
+    buf: Vec<u8>,
+    /// Absolute number of the first block held (0: nothing held).
+    first: u64,
+    /// Blocks the buffer holds when full.
+    blocks: u64,
+    /// Valid bytes; fewer than `buf.len()` when the read reached the end of the content.
+    valid: usize,
+}
+
 /// One read transfer (the server side of an RRQ).
 pub struct ReadTransfer {
     content: Box<dyn Content>,
     neg: Negotiated,
     phase: Phase,
+    ahead: ReadAhead,
+    /// The header of the DATA packet last polled.
+    head: [u8; 4],
     /// Blocks acknowledged (absolute count; block numbers on the wire are this mod 65536).
     acked: u64,
     /// Next block to send (absolute, from 1).
@@ -338,7 +396,8 @@ pub struct ReadTransfer {
     now: Instant,
     retries_left: u32,
     max_retries: u32,
-    oack: Vec<u8>,
+    /// The OACK, or the ERROR being sent.
+    control: Vec<u8>,
     stats: TransferStats,
 }
 
@@ -373,6 +432,8 @@ impl ReadTransfer {
                 oack: Vec::new(),
             },
             phase: Phase::Data,
+            ahead: ReadAhead::default(),
+            head: [0; 4],
             acked: 0,
             next: 1,
             high: 0,
@@ -382,7 +443,7 @@ impl ReadTransfer {
             now,
             retries_left: cfg.retries,
             max_retries: cfg.retries,
-            oack: Vec::new(),
+            control: Vec::new(),
             stats: TransferStats::default(),
         };
         if let Err(r) = t.prepare(req, cfg) {
@@ -417,7 +478,7 @@ impl ReadTransfer {
                 .iter()
                 .map(|(n, v)| TftpOption { name: n, value: v })
                 .collect();
-            self.oack = Packet::Oack { options }.to_vec();
+            self.control = Packet::Oack { options }.to_vec();
             self.phase = Phase::Oack { pending: true };
         }
         Ok(())
@@ -466,58 +527,77 @@ impl ReadTransfer {
     }
 
     /// Write the next datagram to send into `out` (cleared first); `false` when there is none
-    /// until something is received or the timer fires.
+    /// until something is received or the timer fires. A copying form of
+    /// [`ReadTransfer::poll_datagram`].
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> bool {
         out.clear();
+        match self.poll_datagram() {
+            Some(d) => {
+                d.write_to(out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The next datagram to send, borrowed from the transfer (no copy of the payload);
+    /// `None` when there is none until something is received or the timer fires.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use pxe::tftp::packet::Packet;
+    /// use pxe::tftp::source::MemoryContent;
+    /// use pxe::tftp::transfer::{ReadTransfer, TransferConfig};
+    /// let Ok(Packet::Rrq(req)) = Packet::parse(b"\x00\x01f\x00octet\x00") else { unreachable!() };
+    /// let now = Instant::now();
+    /// let mut t = ReadTransfer::new(&req, Box::new(MemoryContent::new(vec![9u8; 700])),
+    ///                               &TransferConfig::default(), now);
+    /// let d = t.poll_datagram().unwrap();            // DATA 1: header, then 512 bytes
+    /// assert_eq!((d.head, d.body.len()), (&[0u8, 3, 0, 1][..], 512));
+    /// assert!(t.poll_datagram().is_none());          // lock-step: wait for ACK 1
+    /// t.prefetch();                                  // (block 2 is already read ahead)
+    /// t.handle_datagram(now, &[0, 4, 0, 1]);
+    /// assert_eq!(t.poll_datagram().unwrap().body.len(), 188);
+    /// ```
+    pub fn poll_datagram(&mut self) -> Option<Datagram<'_>> {
         match &mut self.phase {
-            Phase::Done(_) => false,
+            Phase::Done(_) => None,
             Phase::Error(packet, outcome) => {
-                out.extend_from_slice(packet);
+                self.control = std::mem::take(packet);
                 let o = outcome.clone();
                 self.stats.sent += 1;
                 self.finish(o);
-                true
+                Some(Datagram {
+                    head: &self.control,
+                    body: &[],
+                })
             }
             Phase::Oack { pending } => {
                 if !*pending {
-                    return false;
+                    return None;
                 }
                 *pending = false;
-                out.extend_from_slice(&self.oack);
                 self.stats.sent += 1;
                 self.arm();
-                true
+                Some(Datagram {
+                    head: &self.control,
+                    body: &[],
+                })
             }
             Phase::Data => {
                 let window_end = self.acked + u64::from(self.neg.windowsize);
                 if self.next > window_end || self.last.is_some_and(|l| self.next > l) {
-                    return false;
+                    return None;
                 }
                 let block = self.next;
-                let blksize = usize::from(self.neg.blksize);
-                out.reserve(4 + blksize);
-                out.extend_from_slice(&OP_DATA.to_be_bytes());
-                out.extend_from_slice(&((block & 0xffff) as u16).to_be_bytes());
-                out.resize(4 + blksize, 0);
-                let offset = (block - 1) * u64::from(self.neg.blksize);
-                match self.content.read_at(offset, &mut out[4..]) {
-                    Ok(n) => {
-                        out.truncate(4 + n);
-                        if n < blksize {
-                            self.last = Some(block);
-                            self.bytes_at_last = offset + n as u64;
-                        }
-                    }
-                    Err(_) => {
-                        out.clear();
-                        out.extend_from_slice(&super::packet::error_packet(
-                            ErrorCode::NotDefined,
-                            "read error",
-                        ));
-                        self.stats.sent += 1;
-                        self.finish(Outcome::ReadFailed);
-                        return true;
-                    }
+                if self.fill(block).is_err() {
+                    self.control = super::packet::error_packet(ErrorCode::NotDefined, "read error");
+                    self.stats.sent += 1;
+                    self.finish(Outcome::ReadFailed);
+                    return Some(Datagram {
+                        head: &self.control,
+                        body: &[],
+                    });
                 }
                 if block <= self.high {
                     self.stats.retransmits += 1;
@@ -526,9 +606,93 @@ impl ReadTransfer {
                 self.next += 1;
                 self.stats.sent += 1;
                 self.arm();
-                true
+                self.head[..2].copy_from_slice(&OP_DATA.to_be_bytes());
+                self.head[2..].copy_from_slice(&((block & 0xffff) as u16).to_be_bytes());
+                let bs = usize::from(self.neg.blksize);
+                let at = usize::try_from(block - self.ahead.first).unwrap_or(0) * bs;
+                let end = (at + bs).min(self.ahead.valid);
+                Some(Datagram {
+                    head: &self.head,
+                    body: self.ahead.buf.get(at..end).unwrap_or(&[]),
+                })
             }
         }
+    }
+
+    /// Read ahead: load the blocks that will be sent after the next acknowledgement (the
+    /// next window, or as much of it as 1 MiB holds) if they are not loaded yet, so that no
+    /// read sits between an ACK and the DATA it releases. Call it after sending, before
+    /// waiting for the client; it does nothing when the blocks are already loaded.
+    pub fn prefetch(&mut self) {
+        let from = match self.phase {
+            Phase::Oack { .. } => 1,
+            Phase::Data => self.next,
+            _ => return,
+        };
+        let mut to = from + u64::from(self.neg.windowsize).min(self.chunk_blocks()) - 1;
+        if let Some(l) = self.last {
+            if from > l {
+                return;
+            }
+            to = to.min(l);
+        }
+        if !self.held(from) || !self.held(to) {
+            // A read error shows again (and is reported) when the block is polled.
+            let _ = self.load(from);
+        }
+    }
+
+    /// Blocks per read-ahead chunk: a window, within 64 KiB and 1 MiB.
+    fn chunk_blocks(&self) -> u64 {
+        let bs = usize::from(self.neg.blksize);
+        let blocks = usize::from(self.neg.windowsize)
+            .max(MIN_CHUNK_BYTES / bs)
+            .min(MAX_CHUNK_BYTES / bs)
+            .max(1);
+        blocks as u64
+    }
+
+    /// Whether `block` is in the read-ahead buffer.
+    fn held(&self, block: u64) -> bool {
+        let a = &self.ahead;
+        if a.first == 0 || block < a.first || block >= a.first + a.blocks {
+            return false;
+        }
+        // Held when the buffer is full, or it is at most the (short) block where the
+        // content ended.
+        let at = block - a.first;
+        a.valid == a.buf.len() || at <= (a.valid / usize::from(self.neg.blksize)) as u64
+    }
+
+    /// Make sure `block` is in the read-ahead buffer.
+    fn fill(&mut self, block: u64) -> std::io::Result<()> {
+        if self.held(block) {
+            Ok(())
+        } else {
+            self.load(block)
+        }
+    }
+
+    /// Read a chunk of whole blocks from `block` on into the read-ahead buffer (one
+    /// positioned read); learn where the content ends when the read comes up short.
+    fn load(&mut self, block: u64) -> std::io::Result<()> {
+        let blocks = self.chunk_blocks();
+        let a = &mut self.ahead;
+        let bs = usize::from(self.neg.blksize);
+        if a.buf.is_empty() {
+            a.blocks = blocks;
+            a.buf = vec![0; usize::try_from(blocks).unwrap_or(1) * bs];
+        }
+        let offset = (block - 1) * bs as u64;
+        a.first = 0;
+        let n = self.content.read_at(offset, &mut a.buf)?;
+        a.first = block;
+        a.valid = n;
+        if n < a.buf.len() {
+            self.last = Some(block + (n / bs) as u64);
+            self.bytes_at_last = offset + n as u64;
+        }
+        Ok(())
     }
 
     /// Take a datagram from the client (already known to come from its address and port).

@@ -60,6 +60,8 @@ pub const FILES: &[(&str, usize)] = &[
     ("one512.bin", 511),
     ("exact512.bin", 512 * 8),
     ("exact1468.bin", 1468 * 5),
+    ("exact8192.bin", 8192 * 3),
+    ("exact65464.bin", 65_464 * 2),
     ("odd.bin", 100_003),
     // Over 65,535 blocks at blksize 512: block numbers roll over.
     ("rollover.bin", 512 * 65_536 + 1_000),

@@ -1,0 +1,194 @@
+//! Flood fairness: a per-client token bucket (sans-IO: it takes `now`).
+//!
+//! Every datagram is checked against its sender's bucket (by the `chaddr` MAC, read straight
+//! from the header before any parsing) and dropped when the bucket is empty, so a client that
+//! floods the server costs one hash lookup per datagram and gets no replies beyond its
+//! rate, while every other client keeps its own full bucket. Well-behaved firmware sends a
+//! handful of datagrams per boot (DISCOVER, REQUEST, the same again as iPXE, a few
+//! retransmissions), far below the default burst.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use pxe::dhcp::guard::FloodGuard;
+//! let mut g = FloodGuard::new(3, 1);
+//! let now = Instant::now();
+//! let (flooder, other) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+//! assert_eq!((0..10).filter(|_| g.allow(flooder, now)).count(), 3);   // the burst, then no more
+//! assert!(g.allow(other, now));                                         // others are not affected
+//! assert!(g.allow(flooder, now + Duration::from_secs(1)));             // one more per second
+//! ```
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::policy::Mac;
+
+/// Per-client rate limit: `burst` datagrams at once, then `per_second`.
+#[derive(Debug, Clone)]
+pub struct FloodGuard {
+    burst: f64,
+    per_second: f64,
+    max_clients: usize,
+    buckets: HashMap<Mac, Bucket>,
+    last_sweep: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Default for FloodGuard {
+    /// 16 datagrams at once, then 4 per second, per client.
+    fn default() -> Self {
+        FloodGuard::new(16, 4)
+    }
+}
+
+impl FloodGuard {
+    /// `burst` datagrams at once per client, refilled at `per_second` (both at least 1).
+    pub fn new(burst: u32, per_second: u32) -> Self {
+        FloodGuard {
+            burst: f64::from(burst.max(1)),
+            per_second: f64::from(per_second.max(1)),
+            max_clients: 1 << 16,
+            buckets: HashMap::new(),
+            last_sweep: None,
+        }
+    }
+
+    /// Track at most this many clients (default 65,536). Beyond it, buckets that have
+    /// refilled are forgotten (at most once a second); clients that cannot be tracked are
+    /// let through, since a flood of ever-new MACs is no single client.
+    pub fn with_max_clients(mut self, n: usize) -> Self {
+        self.max_clients = n.max(1);
+        self
+    }
+
+    /// Whether a datagram from `mac` at `now` is within its rate (and take a token if so).
+    pub fn allow(&mut self, mac: Mac, now: Instant) -> bool {
+        if let Some(b) = self.buckets.get_mut(&mac) {
+            let dt = now.saturating_duration_since(b.at).as_secs_f64();
+            b.tokens = (b.tokens + dt * self.per_second).min(self.burst);
+            b.at = now;
+            if b.tokens >= 1.0 {
+                b.tokens -= 1.0;
+                return true;
+            }
+            return false;
+        }
+        if self.buckets.len() >= self.max_clients {
+            self.sweep(now);
+            if self.buckets.len() >= self.max_clients {
+                return true;
+            }
+        }
+        self.buckets.insert(
+            mac,
+            Bucket {
+                tokens: self.burst - 1.0,
+                at: now,
+            },
+        );
+        true
+    }
+
+    /// Clients tracked now.
+    pub fn tracked(&self) -> usize {
+        self.buckets.len()
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        if self
+            .last_sweep
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_sweep = Some(now);
+        let (burst, rate) = (self.burst, self.per_second);
+        self.buckets.retain(|_, b| {
+            b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst
+        });
+    }
+}
+
+/// The client MAC (`chaddr`) of a BOOTREQUEST with an Ethernet address, straight from the
+/// header bytes; `None` for anything else (left to the full parser to refuse).
+pub fn chaddr(datagram: &[u8]) -> Option<Mac> {
+    if datagram.first() != Some(&1) || datagram.get(1) != Some(&1) || datagram.get(2) != Some(&6) {
+        return None;
+    }
+    datagram.get(28..34)?.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn refills_at_the_rate_and_caps_at_the_burst() {
+        let mut g = FloodGuard::new(4, 2);
+        let t0 = Instant::now();
+        let m = [1; 6];
+        assert_eq!((0..10).filter(|_| g.allow(m, t0)).count(), 4);
+        // Half a second: one token.
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!((0..10).filter(|_| g.allow(m, t1)).count(), 1);
+        // An hour idle: back to the burst, not more.
+        let t2 = t1 + Duration::from_secs(3600);
+        assert_eq!((0..10).filter(|_| g.allow(m, t2)).count(), 4);
+    }
+
+    #[test]
+    fn untracked_clients_pass_and_refilled_buckets_are_forgotten() {
+        let mut g = FloodGuard::new(2, 1).with_max_clients(2);
+        let t0 = Instant::now();
+        assert!(g.allow([1; 6], t0));
+        assert!(g.allow([2; 6], t0));
+        assert!(g.allow([3; 6], t0)); // beyond the table: let through, not tracked
+        assert_eq!(g.tracked(), 2);
+        let later = t0 + Duration::from_secs(10);
+        assert!(g.allow([3; 6], later)); // the refilled buckets were swept
+        assert!(g.tracked() <= 2);
+    }
+
+    #[test]
+    fn chaddr_reads_ethernet_requests_only() {
+        let mut d = vec![0u8; 240];
+        d[..3].copy_from_slice(&[1, 1, 6]);
+        d[28..34].copy_from_slice(&[9, 8, 7, 6, 5, 4]);
+        assert_eq!(chaddr(&d), Some([9, 8, 7, 6, 5, 4]));
+        assert_eq!(chaddr(&d[..33]), None);
+        d[0] = 2;
+        assert_eq!(chaddr(&d), None);
+    }
+
+    proptest! {
+        /// Over any sequence of arrivals, one client gets at most burst + rate x elapsed
+        /// datagrams through, and a client sending within its rate is never refused.
+        #[test]
+        fn never_more_than_the_rate(gaps in proptest::collection::vec(0u64..400, 1..300)) {
+            let mut g = FloodGuard::new(5, 10);
+            let t0 = Instant::now();
+            let mut t = t0;
+            let mut passed = 0u32;
+            let mut next = t0;
+            for gap in &gaps {
+                t += Duration::from_millis(*gap);
+                // A second client sending every 100 ms (its exact rate) always passes.
+                while next <= t {
+                    prop_assert!(g.allow([8; 6], next));
+                    next += Duration::from_millis(100);
+                }
+                if g.allow([7; 6], t) {
+                    passed += 1;
+                }
+            }
+            let elapsed = t.duration_since(t0).as_secs_f64();
+            prop_assert!(f64::from(passed) <= 5.0 + 10.0 * elapsed + 1e-6);
+        }
+    }
+}
