@@ -1,19 +1,22 @@
 //! `bmc-sim`: virtual nodes behind IPMI BMCs on loopback, until interrupted.
 //!
 //! ```text
-//! cargo run --release --example bmc-sim -- [--ipmi ADDR:PORT] [--redfish ADDR:PORT] [--tls] --user USER --password PASS [--count N] [--vendor V] [--faults SPEC] [--power-delay 2s]
+//! cargo run --release --example bmc-sim -- [--ipmi ADDR:PORT] [--redfish ADDR:PORT] [--tls] --user USER --password PASS [--count N] [--vendor V] [--faults SPEC] [--power-delay 2s] [--disks DIR]
 //! ```
 //!
-//! BMC i listens on PORT+i (IPMI, and Redfish over plain HTTP when asked). FAULTS is a
-//! comma-separated list of `latency=50ms`, `loss=0.1`, `hang`, `sessions=4` (IPMI face).
+//! BMC i listens on PORT+i (IPMI, and Redfish when asked). `--faults` takes groups separated
+//! by `;`, each a comma-separated list of `latency=50ms`, `loss=0.1`, `hang`, `sessions=4`
+//! (IPMI), `http5xx=0.1`, `reset=0.1` (Redfish), for every BMC or, prefixed with `I:` or
+//! `I-J:`, for BMCs I to J: `--faults 'latency=20ms;3:hang;10-19:http5xx=0.5,reset=0.1'`.
 //! `--vendor generic|openbmc|dell|hpe|supermicro|lenovo` picks the Redfish quirks; `--tls`
-//! serves HTTPS with a self-signed certificate and prints where it wrote it.
+//! serves HTTPS with a self-signed certificate and prints where it wrote it. `--disks DIR` gives
+//! node i the disk image `DIR/node-IIIII.img`, which it boots from without a boot override.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use bmc_sim::{Faults, Fleet, FleetConfig};
+use bmc_sim::{Fleet, FleetConfig};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -44,9 +47,13 @@ struct Args {
     /// Number of nodes.
     #[arg(long, default_value_t = 1)]
     count: u32,
-    /// Faults: latency=50ms,loss=0.1,hang,sessions=4.
+    /// Faults: latency=50ms,loss=0.1,hang,sessions=4,http5xx=0.1,reset=0.1 for every BMC;
+    /// groups separated by `;`, prefixed with `I:` or `I-J:` for some BMCs.
     #[arg(long, default_value = "")]
-    faults: String,
+    faults: bmc_sim::FaultPlan,
+    /// Folder of node disk images (node-00000.img, ...), booted from without an override.
+    #[arg(long)]
+    disks: Option<std::path::PathBuf>,
     /// How long power changes take (e.g. 2s).
     #[arg(long, default_value = "0s")]
     power_delay: humantime_lite::Dur,
@@ -81,17 +88,19 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let faults: Faults = args.faults.parse()?;
     let mut cfg = FleetConfig::builder()
         .count(args.count)
         .base(args.ipmi)
         .credentials(&args.user, &args.password)
-        .faults(faults)
+        .fault_plan(args.faults)
         .power_delay(args.power_delay.0)
         .vendor(args.vendor)
         .tls(args.tls);
     if let Some(r) = args.redfish {
         cfg = cfg.redfish(r);
+    }
+    if let Some(d) = args.disks {
+        cfg = cfg.disks(d);
     }
     let fleet = Fleet::start(cfg).await.context("starting the BMCs")?;
     if let Some(pem) = fleet.ca_pem() {

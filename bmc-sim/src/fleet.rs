@@ -24,11 +24,16 @@ pub struct FleetConfig {
     password: String,
     suites: Option<Vec<u8>>,
     faults: Faults,
+    plan: Option<crate::FaultPlan>,
     power_delay: Duration,
     redfish: Option<SocketAddr>,
     vendor: Vendor,
     tls: bool,
     netboot: Option<NetbootConfig>,
+    disks: Option<std::path::PathBuf>,
+    ipmi: bool,
+    /// More IPMI users: name, password, privilege limit.
+    users: Vec<(String, String, Privilege)>,
 }
 
 /// Builder of [`FleetConfig`].
@@ -49,11 +54,15 @@ impl FleetConfig {
                 password: "password".into(),
                 suites: None,
                 faults: Faults::default(),
+                plan: None,
                 power_delay: Duration::ZERO,
                 redfish: None,
                 vendor: Vendor::Generic,
                 tls: false,
                 netboot: None,
+                disks: None,
+                ipmi: true,
+                users: Vec::new(),
             },
         }
     }
@@ -76,6 +85,19 @@ impl FleetConfigBuilder {
         self.cfg.password = password.into();
         self
     }
+    /// Another IPMI user (ids 3, 4, ... in the order added), limited to `privilege`: an
+    /// OPERATOR may control power, a USER only reads.
+    pub fn ipmi_user(
+        mut self,
+        name: impl Into<String>,
+        password: impl Into<String>,
+        privilege: Privilege,
+    ) -> Self {
+        self.cfg
+            .users
+            .push((name.into(), password.into(), privilege));
+        self
+    }
     /// Cipher suites the BMCs offer.
     pub fn cipher_suites(mut self, ids: &[u8]) -> Self {
         self.cfg.suites = Some(ids.to_vec());
@@ -84,6 +106,11 @@ impl FleetConfigBuilder {
     /// Faults every BMC starts with.
     pub fn faults(mut self, f: Faults) -> Self {
         self.cfg.faults = f;
+        self
+    }
+    /// Faults per BMC (replaces [`FleetConfigBuilder::faults`]): see [`crate::FaultPlan`].
+    pub fn fault_plan(mut self, plan: crate::FaultPlan) -> Self {
+        self.cfg.plan = Some(plan);
         self
     }
     /// Also serve each node over Redfish: node i at port `base + i` of this address (port 0:
@@ -102,6 +129,19 @@ impl FleetConfigBuilder {
     /// [`Node::netboots`].
     pub fn netboot(mut self, cfg: NetbootConfig) -> Self {
         self.cfg.netboot = Some(cfg);
+        self
+    }
+    /// Serve each node over IPMI (the default); `false` for a Redfish-only fleet, which needs
+    /// one socket per node instead of two.
+    pub fn ipmi(mut self, yes: bool) -> Self {
+        self.cfg.ipmi = yes;
+        self
+    }
+    /// Give node i the disk image `DIR/node-IIIII.img` (e.g. `node-00000.img`), which it boots
+    /// from when it has no other boot override (see [`crate::disk`]). The files need not
+    /// exist yet: a node whose file is missing finds no bootable device, as a blank disk.
+    pub fn disks(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.cfg.disks = Some(dir.into());
         self
     }
     /// Which BMC the Redfish faces behave like.
@@ -177,6 +217,17 @@ impl Fleet {
             Privilege::Administrator,
         )
         .map_err(|e| Error::Config(e.to_string()))?;
+        let mut more_users = Vec::new();
+        for (i, (name, password, privilege)) in cfg.users.iter().enumerate() {
+            let id = u8::try_from(i + 3)
+                .ok()
+                .filter(|id| *id <= 63)
+                .ok_or_else(|| Error::Config("at most 61 more IPMI users".into()))?;
+            more_users.push(
+                User::new(id, name.as_bytes(), password.as_bytes(), *privilege)
+                    .map_err(|e| Error::Config(e.to_string()))?,
+            );
+        }
         let base_port = u32::from(cfg.base.port());
         if base_port != 0 && base_port + cfg.count > 65536 {
             return Err(Error::Config(format!(
@@ -200,10 +251,17 @@ impl Fleet {
         for i in 0..cfg.count {
             let mut nc = NodeConfig::numbered(format!("node-{i:05}"), i);
             nc.power_delay = cfg.power_delay;
+            nc.disk = cfg
+                .disks
+                .as_ref()
+                .map(|d| d.join(format!("node-{i:05}.img")));
             let mut n = Node::new(nc, now);
             n.boot_events = boot_tx.as_ref().map(|(tx, _, _)| tx.clone());
             let node = Arc::new(Mutex::new(n));
             let mut b = BmcConfig::builder().user(user.clone());
+            for u in &more_users {
+                b = b.user(u.clone());
+            }
             let mut guid = [0u8; 16];
             guid[..4].copy_from_slice(b"bsim");
             guid[12..].copy_from_slice(&i.to_be_bytes());
@@ -215,7 +273,13 @@ impl Fleet {
             if base_port != 0 {
                 addr.set_port((base_port + i) as u16);
             }
-            let face = IpmiFace::start(addr, b.build(), node.clone(), cfg.faults.clone()).await?;
+            let faults = match &cfg.plan {
+                Some(p) => p.for_bmc(i),
+                None => cfg.faults.clone(),
+            };
+            if cfg.ipmi {
+                ipmi.push(IpmiFace::start(addr, b.build(), node.clone(), faults.clone()).await?);
+            }
             if let Some(mut rf) = cfg.redfish {
                 if rf.port() != 0 {
                     let p = u32::from(rf.port()) + i;
@@ -230,10 +294,9 @@ impl Fleet {
                     tls: tls.clone(),
                     ..RedfishConfig::default()
                 };
-                redfish.push(RedfishFace::start(rf, rcfg, node.clone(), cfg.faults.clone()).await?);
+                redfish.push(RedfishFace::start(rf, rcfg, node.clone(), faults).await?);
             }
             nodes.push(node);
-            ipmi.push(face);
         }
         let netboot_task =
             boot_tx.map(|(_tx, rx, nb)| tokio::spawn(run_netboots(rx, nb, nodes.clone())));
@@ -261,7 +324,7 @@ impl Fleet {
         self.nodes.get(i).cloned()
     }
 
-    /// The IPMI face of node `i`.
+    /// The IPMI face of node `i` (none in a Redfish-only fleet).
     pub fn ipmi(&self, i: usize) -> Option<&IpmiFace> {
         self.ipmi.get(i)
     }
@@ -297,6 +360,27 @@ impl Fleet {
         }
         for f in &self.redfish {
             f.set_faults(faults.clone());
+        }
+    }
+
+    /// Set each BMC's faults from `plan`, on both faces.
+    pub fn set_fault_plan(&self, plan: &crate::FaultPlan) {
+        for (i, f) in self.ipmi.iter().enumerate() {
+            f.set_faults(plan.for_bmc(i as u32));
+        }
+        for (i, f) in self.redfish.iter().enumerate() {
+            f.set_faults(plan.for_bmc(i as u32));
+        }
+    }
+
+    /// Reboot BMC `i`: its IPMI and Redfish sessions are lost and its Redfish service closes
+    /// connections unanswered for `down` (the node keeps running).
+    pub fn reboot_bmc(&self, i: usize, down: Duration) {
+        if let Some(f) = self.ipmi.get(i) {
+            f.reboot();
+        }
+        if let Some(f) = self.redfish.get(i) {
+            f.reboot(down);
         }
     }
 }

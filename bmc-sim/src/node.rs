@@ -10,7 +10,13 @@ use ipmi_proto::cmd::chassis::{
     BootDevice, BootFlags, BootMode, BootParameter, BootPersistence, ChassisControl,
     ChassisIdentify, ChassisStatus, PowerRestorePolicy, SupportedRestorePolicies,
 };
+use ipmi_proto::cmd::sel::{SelEntry, SystemEvent};
 use ipmi_proto::cmd::{CompletionCode, Privilege};
+
+/// Sensor numbers of the firmware's SEL events.
+const SENSOR_FW_PROGRESS: u8 = 0x50;
+const SENSOR_BOOT_ERROR: u8 = 0x51;
+const SENSOR_OS_BOOT: u8 = 0x52;
 
 /// Power state of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +41,37 @@ pub struct NodeConfig {
     pub cpus: u32,
     /// Memory in MiB, for inventory.
     pub memory_mib: u64,
+    /// The node's disk: a raw image file that booting from disk inspects (see
+    /// [`crate::disk`]); `None` is a node without a disk.
+    pub disk: Option<std::path::PathBuf>,
+}
+
+/// What a boot of the node ended in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BootedFrom {
+    /// The firmware started a loader from the disk; `os` is the operating system found on it
+    /// (os-release `PRETTY_NAME`), when one was.
+    Disk {
+        /// What was started (`\EFI\BOOT\BOOTX64.EFI on partition 1`, `MBR boot code`).
+        loader: String,
+        /// The operating system on the disk.
+        os: Option<String>,
+    },
+    /// A network boot was handed to the fleet's network-boot task (see [`Node::netboots`]).
+    Network,
+    /// The virtual CD: the image inserted in the virtual media slot.
+    VirtualMedia {
+        /// Its URL.
+        image: String,
+    },
+    /// Another boot device the node does not model further (BIOS setup, floppy...).
+    Device(BootDevice),
+    /// Nothing to boot: the firmware stopped, as real firmware does after its boot order.
+    NoBootableDevice {
+        /// Why (no disk, no partition table, no EFI System Partition...).
+        reason: String,
+    },
 }
 
 impl NodeConfig {
@@ -48,6 +85,7 @@ impl NodeConfig {
             power_delay: Duration::ZERO,
             cpus: 4,
             memory_mib: 8192,
+            disk: None,
         }
     }
 }
@@ -75,10 +113,16 @@ pub struct Node {
     pub bios: BTreeMap<String, String>,
     /// Secure boot enabled.
     pub secure_boot: bool,
+    /// The image URL in the virtual CD slot (inserted through a BMC face), if any.
+    pub virtual_media: Option<String>,
     /// Where a PXE boot is announced (the fleet's network-boot task), when set.
     pub(crate) boot_events: Option<tokio::sync::mpsc::UnboundedSender<[u8; 6]>>,
     /// Network boots so far: what each got, or why it failed.
     pub(crate) netboots: Vec<Result<crate::NetbootOutcome, String>>,
+    /// What each boot ended in.
+    outcomes: Vec<BootedFrom>,
+    /// What the firmware found on the disk at the last disk boot.
+    disk_report: Option<crate::disk::DiskReport>,
 }
 
 impl Node {
@@ -110,8 +154,11 @@ impl Node {
             serial_out: VecDeque::new(),
             bios,
             secure_boot: false,
+            virtual_media: None,
             boot_events: None,
             netboots: Vec::new(),
+            outcomes: Vec::new(),
+            disk_report: None,
         }
     }
 
@@ -139,6 +186,32 @@ impl Node {
     /// The boots so far, each with the device and mode it used.
     pub fn boots(&self) -> &[(BootDevice, BootMode)] {
         &self.boots
+    }
+
+    /// What each boot so far ended in (one per entry of [`Node::boots`]).
+    pub fn boot_outcomes(&self) -> &[BootedFrom] {
+        &self.outcomes
+    }
+
+    /// What the last boot ended in. A node without a disk finds nothing to boot:
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bmc_sim::{BootedFrom, Node, NodeConfig};
+    /// use ipmi_proto::bmc::ManagedSystem;
+    /// use ipmi_proto::cmd::chassis::ChassisControl;
+    /// let mut node = Node::new(NodeConfig::numbered("n1", 1), Instant::now());
+    /// assert_eq!(node.booted_from(), None);
+    /// node.chassis_control(ChassisControl::PowerUp).unwrap();
+    /// assert!(matches!(node.booted_from(), Some(BootedFrom::NoBootableDevice { .. })));
+    /// ```
+    pub fn booted_from(&self) -> Option<&BootedFrom> {
+        self.outcomes.last()
+    }
+
+    /// What the firmware found on the disk at the last disk boot.
+    pub fn disk_report(&self) -> Option<&crate::disk::DiskReport> {
+        self.disk_report.as_ref()
     }
 
     /// Network boots so far: what each got (address, boot file, iPXE script), or why it failed.
@@ -184,18 +257,107 @@ impl Node {
             self.boot.valid = false;
         }
         self.boots.push((device, mode));
-        if device == BootDevice::Pxe {
-            if let (Some(tx), Some(mac)) = (&self.boot_events, self.config.macs.first()) {
-                let _ = tx.send(*mac);
+        let name = self.config.name.clone();
+        let outcome = match device {
+            BootDevice::Pxe => {
+                if let (Some(tx), Some(mac)) = (&self.boot_events, self.config.macs.first()) {
+                    let _ = tx.send(*mac);
+                }
+                self.serial_out
+                    .extend(format!("\r\n{name}: booting from PXE ({mode:?})\r\n").as_bytes());
+                BootedFrom::Network
             }
+            BootDevice::Disk | BootDevice::DiskSafeMode => self.boot_disk(mode),
+            BootDevice::Cdrom | BootDevice::RemoteCdrom => {
+                self.serial_out
+                    .extend(format!("\r\n{name}: booting from CD ({mode:?})\r\n").as_bytes());
+                match self.virtual_media.clone() {
+                    Some(image) => BootedFrom::VirtualMedia { image },
+                    None => {
+                        self.sel_event(0x1E, SENSOR_BOOT_ERROR, [0x00, 0xFF, 0xFF]);
+                        self.serial_out
+                            .extend(b"No bootable device (no media).\r\n");
+                        BootedFrom::NoBootableDevice {
+                            reason: "no media in the virtual CD".into(),
+                        }
+                    }
+                }
+            }
+            other => {
+                self.serial_out.extend(
+                    format!("\r\n{name}: booting from {other:?} ({mode:?})\r\n").as_bytes(),
+                );
+                BootedFrom::Device(other)
+            }
+        };
+        self.outcomes.push(outcome);
+    }
+
+    /// Firmware booting from the disk: inspect it, log the result in the SEL and on the
+    /// serial console as firmware and OS would.
+    fn boot_disk(&mut self, mode: BootMode) -> BootedFrom {
+        let name = self.config.name.clone();
+        self.serial_out
+            .extend(format!("\r\n{name}: booting from Hard Disk ({mode:?})\r\n").as_bytes());
+        let report = match &self.config.disk {
+            None => Err("the node has no disk".to_string()),
+            Some(path) => crate::disk::Disk::open(path)
+                .map(|d| crate::disk::inspect(&d, mode == BootMode::Efi))
+                .map_err(|e| format!("cannot read the disk {}: {e}", path.display())),
+        };
+        let outcome = match &report {
+            Ok(r) => match &r.loader {
+                Ok(loader) => BootedFrom::Disk {
+                    loader: loader.clone(),
+                    os: r.os.clone(),
+                },
+                Err(why) => BootedFrom::NoBootableDevice {
+                    reason: why.clone(),
+                },
+            },
+            Err(why) => BootedFrom::NoBootableDevice {
+                reason: why.clone(),
+            },
+        };
+        self.disk_report = report.ok();
+        match &outcome {
+            BootedFrom::Disk { os, .. } => {
+                // System Firmware Progress: starting the OS boot process; then OS Boot: C:
+                // boot completed.
+                self.sel_event(0x0F, SENSOR_FW_PROGRESS, [0xC2, 0x13, 0xFF]);
+                self.sel_event(0x1F, SENSOR_OS_BOOT, [0x01, 0xFF, 0xFF]);
+                let os = os.as_deref().unwrap_or("an unknown operating system");
+                self.serial_out
+                    .extend(format!("Welcome to {os}!\r\n{name} login: ").as_bytes());
+            }
+            BootedFrom::NoBootableDevice { reason } => {
+                // Boot Error: no bootable media.
+                self.sel_event(0x1E, SENSOR_BOOT_ERROR, [0x00, 0xFF, 0xFF]);
+                self.serial_out
+                    .extend(format!("No bootable device ({reason}).\r\n").as_bytes());
+            }
+            _ => {}
         }
-        self.serial_out.extend(
-            format!(
-                "\r\n{} booting from {device:?} ({mode:?})\r\n",
-                self.config.name
-            )
-            .as_bytes(),
-        );
+        outcome
+    }
+
+    /// Log a sensor-specific system event (event/reading type 0x6F) in the SEL.
+    fn sel_event(&mut self, sensor_type: u8, sensor_number: u8, event_data: [u8; 3]) {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+        // A full SEL drops the event, as a BMC's does.
+        let _ = self.storage.sel.add(SelEntry::System(SystemEvent {
+            timestamp,
+            // Generated by the system firmware (software id 0x01).
+            generator_id: 0x0001,
+            evm_rev: 0x04,
+            sensor_type,
+            sensor_number,
+            deassertion: false,
+            event_type: 0x6F,
+            event_data,
+        }));
     }
 
     fn request_power(&mut self, target: PowerState) {
@@ -352,6 +514,6 @@ mod tests {
         n.chassis_control(ChassisControl::PowerCycle).unwrap();
         n.tick(t0 + Duration::from_secs(5));
         assert_eq!(n.boots()[1].0, BootDevice::Disk);
-        assert!(String::from_utf8_lossy(&n.sol_read(1000)).contains("booting from Pxe"));
+        assert!(String::from_utf8_lossy(&n.sol_read(1000)).contains("booting from PXE"));
     }
 }

@@ -1,10 +1,13 @@
-//! The Redfish face: a DMTF-shaped Redfish service (axum) over the same [`Node`] the IPMI face
-//! serves. One service per node, like a real BMC: ServiceRoot, one ComputerSystem (power,
-//! boot override with allowable values, Reset action, EthernetInterfaces with the node's MACs,
-//! Bios with a Settings resource applied at the next reset, SecureBoot), one Manager with a
-//! VirtualMedia CD slot (InsertMedia/EjectMedia), one Chassis, and a SessionService with
-//! `X-Auth-Token` sessions and a session limit. Basic authentication is accepted too.
-//! ETags are served on the system and checked when a PATCH carries `If-Match`.
+//! The Redfish face: a DMTF-shaped Redfish service (axum routes on hyper connections we accept
+//! ourselves, so faults can close them) over the same [`Node`] the IPMI face serves. One
+//! service per node, like a real BMC: ServiceRoot, one ComputerSystem (power, boot override
+//! with allowable values and ETags, Reset action, `BootProgress` and an `Oem.BmcSim` record of
+//! the last boot, EthernetInterfaces with the node's MACs, Bios with a Settings resource
+//! applied by a task at the next reset, SecureBoot, Storage with the node's disk as a Drive of
+//! the Chassis), one Manager, VirtualMedia where the vendor keeps it (InsertMedia sends a HEAD
+//! to the image, over HTTPS too, without checking the certificate as BMCs do by default), a
+//! SessionService with `X-Auth-Token` sessions and a session limit (Basic authentication is
+//! accepted too), TaskService, UpdateService and the EventService of [`events`].
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,11 +25,15 @@ use ipmi_proto::cmd::chassis::{
 };
 use ipmi_proto::crypto::RandomSource;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::Error;
 use crate::fault::{Dice, Faults};
 use crate::node::{Node, PowerState};
 use crate::vendor::{Profile, Vendor};
+
+mod events;
+use events::{EventRecord, emit};
 
 /// Options of a Redfish face.
 #[derive(Clone)]
@@ -41,6 +48,9 @@ pub struct RedfishConfig {
     pub vendor: Vendor,
     /// Serve HTTPS with this identity instead of plain HTTP.
     pub tls: Option<TlsIdentity>,
+    /// Let event subscriptions name destinations off loopback (by default the face pushes
+    /// events only to 127.0.0.0/8, ::1 and localhost).
+    pub remote_event_destinations: bool,
 }
 
 /// A TLS certificate and private key (PEM) for the Redfish face.
@@ -110,6 +120,7 @@ impl std::fmt::Debug for RedfishConfig {
             .field("max_sessions", &self.max_sessions)
             .field("vendor", &self.vendor)
             .field("tls", &self.tls.is_some())
+            .field("remote_event_destinations", &self.remote_event_destinations)
             .finish()
     }
 }
@@ -122,6 +133,7 @@ impl Default for RedfishConfig {
             max_sessions: None,
             vendor: Vendor::Generic,
             tls: None,
+            remote_event_destinations: false,
         }
     }
 }
@@ -135,23 +147,35 @@ struct FaceState {
     system_version: u64,
     /// BIOS attributes staged in the Settings resource, applied at the next reset.
     bios_pending: BTreeMap<String, Value>,
-    media: Option<String>,
     /// Until when the BMC answers "not ready" after a reset (vendor profiles with that quirk).
     not_ready_until: Option<Instant>,
     tasks: BTreeMap<u32, Task>,
     firmware_version: String,
+    /// Until when the BMC is rebooting (connections are closed unanswered).
+    down_until: Option<Instant>,
 }
 
-/// A long operation (firmware update) that the TaskService reports on.
+/// A long operation (a firmware update, a BIOS settings apply) that the TaskService reports on.
 #[derive(Debug, Clone)]
 struct Task {
     name: String,
     started: Instant,
     duration: std::time::Duration,
-    /// The firmware version installed when the task completes.
-    installs: String,
+    /// What happens when the task completes.
+    work: TaskWork,
     done: bool,
 }
+
+#[derive(Debug, Clone)]
+enum TaskWork {
+    /// This firmware version is installed.
+    Firmware(String),
+    /// These BIOS attributes take effect (during the POST after a reset).
+    Bios(BTreeMap<String, Value>),
+}
+
+/// How long a task runs (an update's flash, a BIOS apply during POST).
+const TASK_TIME: std::time::Duration = std::time::Duration::from_millis(1500);
 
 #[derive(Clone)]
 struct App {
@@ -161,6 +185,8 @@ struct App {
     face: Arc<Mutex<FaceState>>,
     /// Events for the SSE stream.
     events: tokio::sync::broadcast::Sender<Value>,
+    /// The EventService's settings and subscriptions.
+    event_state: Arc<Mutex<events::EventState>>,
     cfg: Arc<RedfishConfig>,
     p: Arc<Profile>,
 }
@@ -180,7 +206,9 @@ impl App {
                 firmware_version: "1.0.0".into(),
                 ..FaceState::default()
             })),
-            events: tokio::sync::broadcast::channel(256).0,
+            // Small: every BMC of a fleet has one, and a slow SSE reader skips what it missed.
+            events: tokio::sync::broadcast::channel(16).0,
+            event_state: Arc::default(),
             faults: Arc::new(Mutex::new(faults)),
             dice: Arc::new(Mutex::new(Dice::new(seed | 0x5eed << 32))),
             p: Arc::new(Profile::of(cfg.vendor)),
@@ -201,56 +229,79 @@ pub struct RedfishFace {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
     faults: Arc<Mutex<Faults>>,
+    face: Arc<Mutex<FaceState>>,
 }
 
 impl Drop for RedfishFace {
     fn drop(&mut self) {
         self.task.abort();
+        // Connections still open are closed at their next request, as if the BMC went away.
+        lock(&self.face).down_until =
+            Instant::now().checked_add(std::time::Duration::from_secs(1 << 32));
     }
 }
 
 impl RedfishFace {
-    /// Serve `node` over plain HTTP at `addr`.
+    /// Serve `node` at `addr`: plain HTTP, or HTTPS when `cfg.tls` is set.
     pub async fn start(
         addr: SocketAddr,
         cfg: RedfishConfig,
         node: Arc<Mutex<Node>>,
         faults: Faults,
     ) -> Result<Self, Error> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Io {
-                during: "binding a Redfish face",
-                source,
-            })?;
+        let io = |source| Error::Io {
+            during: "binding a Redfish face",
+            source,
+        };
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(io)?;
+        // SO_REUSEADDR for a fixed port (restarts despite TIME_WAIT), not for an ephemeral one:
+        // with it, Linux looks for a free ephemeral port far longer once thousands are taken
+        // (binding the 10,000th face took 175 us instead of a few).
+        if addr.port() != 0 {
+            socket.set_reuseaddr(true).map_err(io)?;
+        }
+        socket.bind(addr).map_err(io)?;
+        let listener = socket.listen(1024).map_err(io)?;
         let addr = listener.local_addr().map_err(|source| Error::Io {
             during: "reading the Redfish face address",
             source,
         })?;
-        let tls = cfg.tls.clone();
-        let app = App::new(cfg, node, faults, u64::from(addr.port()));
-        let faults = app.faults.clone();
-        let router = router(app);
-        let tls = match &tls {
+        let tls = match &cfg.tls {
             Some(id) => Some(tokio_rustls::TlsAcceptor::from(Arc::new(
                 id.server_config()?,
             ))),
             None => None,
         };
-        let task = match tls {
-            None => tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, router).await {
-                    tracing::debug!(error = %e, "Redfish face stopped");
-                }
-            }),
-            Some(acceptor) => tokio::spawn(serve_tls(listener, acceptor, router)),
-        };
-        Ok(RedfishFace { addr, task, faults })
+        let app = App::new(cfg, node, faults, u64::from(addr.port()));
+        let faults = app.faults.clone();
+        let face = app.face.clone();
+        let span = tracing::debug_span!("bmc_sim_redfish", %addr);
+        let task = tokio::spawn(serve(listener, tls, app).instrument(span));
+        Ok(RedfishFace {
+            addr,
+            task,
+            faults,
+            face,
+        })
     }
 
     /// Replace the faults at run time.
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.faults) = faults;
+    }
+
+    /// Reboot the BMC: every session is lost and for `down` the service closes every
+    /// connection without an answer, as a rebooting BMC's network stack does (the node keeps
+    /// running).
+    pub fn reboot(&self, down: std::time::Duration) {
+        let mut face = lock(&self.face);
+        face.sessions.clear();
+        face.down_until = Some(Instant::now() + down);
     }
 
     /// The bound address.
@@ -259,35 +310,80 @@ impl RedfishFace {
     }
 }
 
-/// HTTPS: a TLS handshake per connection, then the same routes over hyper.
-async fn serve_tls(
+/// Whether the BMC is rebooting.
+fn is_down(app: &App) -> bool {
+    lock(&app.face)
+        .down_until
+        .is_some_and(|t| Instant::now() < t)
+}
+
+/// Accept connections (with a TLS handshake each when serving HTTPS) and serve the routes on
+/// them with hyper, applying the connection-level faults.
+async fn serve(
     listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    router: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: App,
 ) {
+    let router = router(app.clone());
     loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            continue;
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of descriptors, most likely: let some connections end first.
+                tracing::debug!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
         };
-        let acceptor = acceptor.clone();
-        let router = router.clone();
+        if is_down(&app) {
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        let (router, app, tls) = (router.clone(), app.clone(), tls.clone());
         tokio::spawn(async move {
-            let tls = match acceptor.accept(tcp).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
+            let r = match tls {
+                None => serve_connection(hyper_util::rt::TokioIo::new(tcp), router, app).await,
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(s) => serve_connection(hyper_util::rt::TokioIo::new(s), router, app).await,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
             };
-            let service = hyper_util::service::TowerToHyperService::new(router);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "HTTPS connection ended");
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "connection ended");
             }
         });
     }
+}
+
+/// One HTTP/1.1 connection. A request that draws the reset fault (or reaches a rebooting
+/// BMC) ends the connection without an answer.
+async fn serve_connection<I>(io: I, router: Router, app: App) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let (router, app) = (router.clone(), app.clone());
+        async move {
+            let f = lock(&app.faults).clone();
+            if lock(&app.dice).roll(f.http_resets) || is_down(&app) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault: connection closed without an answer",
+                ));
+            }
+            use tower::ServiceExt;
+            match router.oneshot(req.map(axum::body::Body::new)).await {
+                Ok(r) => Ok(r),
+                Err(never) => match never {},
+            }
+        }
+    });
+    hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await
 }
 
 fn router(app: App) -> Router {
@@ -330,6 +426,14 @@ fn router(app: App) -> Router {
             "/redfish/v1/Systems/{id}/SecureBoot",
             get(secure_boot).patch(patch_secure_boot),
         )
+        .route("/redfish/v1/Systems/{id}/Processors", get(processors))
+        .route("/redfish/v1/Systems/{id}/Processors/{cpu}", get(processor))
+        .route("/redfish/v1/Systems/{id}/Memory", get(memory_collection))
+        .route("/redfish/v1/Systems/{id}/Memory/{dimm}", get(memory))
+        .route("/redfish/v1/Systems/{id}/Storage", get(storage_collection))
+        .route("/redfish/v1/Systems/{id}/Storage/1", get(storage))
+        .route("/redfish/v1/Chassis/1/Drives", get(drives))
+        .route("/redfish/v1/Chassis/1/Drives/0", get(drive))
         .route("/redfish/v1/Managers", get(managers))
         .route("/redfish/v1/Managers/{id}", get(manager))
         .route("/redfish/v1/Chassis", get(chassis_collection))
@@ -355,7 +459,22 @@ fn router(app: App) -> Router {
             "/redfish/v1/UpdateService/upload",
             post(push_update).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
         )
-        .route("/redfish/v1/EventService", get(event_service))
+        .route(
+            "/redfish/v1/EventService",
+            get(events::event_service).patch(events::patch_event_service),
+        )
+        .route(
+            "/redfish/v1/EventService/Subscriptions",
+            get(events::subscriptions).post(events::create_subscription),
+        )
+        .route(
+            "/redfish/v1/EventService/Subscriptions/{id}",
+            get(events::subscription).delete(events::delete_subscription),
+        )
+        .route(
+            "/redfish/v1/EventService/Actions/EventService.SubmitTestEvent",
+            post(events::submit_test_event),
+        )
         .route("/redfish/v1/EventService/SSE", get(sse));
     let r = media_routes(r, "/redfish/v1/Systems/{id}");
     let r = media_routes(r, "/redfish/v1/Managers/{id}");
@@ -514,7 +633,7 @@ async fn service_root(State(app): State<App>) -> Response {
     };
     axum::Json(json!({
         "@odata.id": "/redfish/v1/",
-        "@odata.type": "#ServiceRoot.v1_15_0.ServiceRoot",
+        "@odata.type": "#ServiceRoot.v1_17_0.ServiceRoot",
         "Id": "RootService",
         "Name": "Root Service",
         "RedfishVersion": "1.17.0",
@@ -525,7 +644,7 @@ async fn service_root(State(app): State<App>) -> Response {
         "Managers": {"@odata.id": "/redfish/v1/Managers"},
         "Chassis": {"@odata.id": "/redfish/v1/Chassis"},
         "SessionService": {"@odata.id": "/redfish/v1/SessionService"},
-        "TaskService": {"@odata.id": "/redfish/v1/TaskService"},
+        "Tasks": {"@odata.id": "/redfish/v1/TaskService"},
         "UpdateService": {"@odata.id": "/redfish/v1/UpdateService"},
         "EventService": {"@odata.id": "/redfish/v1/EventService"},
         "ProtocolFeaturesSupported": {
@@ -714,11 +833,16 @@ async fn system(State(app): State<App>, _: OnSystem) -> Response {
             "BootSourceOverrideEnabled@Redfish.AllowableValues": ["Disabled", "Once", "Continuous"],
             "BootSourceOverrideMode@Redfish.AllowableValues": ["Legacy", "UEFI"]
         },
-        "ProcessorSummary": {"Count": node.config().cpus, "Status": {"State": "Enabled"}},
+        "BootProgress": boot_progress(node.booted_from()),
+        "ProcessorSummary": {"Count": node.config().cpus},
         "MemorySummary": {"TotalSystemMemoryGiB": node.config().memory_mib as f64 / 1024.0},
         "Bios": {"@odata.id": format!("{sys}/Bios")},
         "SecureBoot": {"@odata.id": format!("{sys}/SecureBoot")},
         "EthernetInterfaces": {"@odata.id": format!("{sys}/EthernetInterfaces")},
+        "Storage": {"@odata.id": format!("{sys}/Storage")},
+        "Processors": {"@odata.id": format!("{sys}/Processors")},
+        "Memory": {"@odata.id": format!("{sys}/Memory")},
+        "Oem": {"BmcSim": oem_boot(&node)},
         "Links": {
             "ManagedBy": [{"@odata.id": app.p.manager_path()}],
             "Chassis": [{"@odata.id": "/redfish/v1/Chassis/1"}]
@@ -742,6 +866,52 @@ async fn system(State(app): State<App>, _: OnSystem) -> Response {
         r.headers_mut().insert(header::ETAG, v);
     }
     r
+}
+
+/// `BootProgress` of a ComputerSystem: the OS is running after a disk boot that found a
+/// loader; the firmware stopped (OEM state `NoBootableDevice`) when there was none.
+fn boot_progress(b: Option<&crate::BootedFrom>) -> Value {
+    match b {
+        None => json!({"LastState": "None"}),
+        Some(crate::BootedFrom::Disk { .. }) => json!({"LastState": "OSRunning"}),
+        Some(crate::BootedFrom::NoBootableDevice { .. }) => {
+            json!({"LastState": "OEM", "OemLastState": "NoBootableDevice"})
+        }
+        Some(_) => json!({"LastState": "OSBootStarted"}),
+    }
+}
+
+/// The simulator's own view of the last boot: what it booted from, the OS found, and what
+/// the firmware saw on the disk.
+fn oem_boot(node: &Node) -> Value {
+    let booted = match node.booted_from() {
+        None => json!({"Device": "None"}),
+        Some(crate::BootedFrom::Disk { loader, os }) => {
+            json!({"Device": "Disk", "Loader": loader, "OperatingSystem": os})
+        }
+        Some(crate::BootedFrom::NoBootableDevice { reason }) => {
+            json!({"Device": "None", "NoBootableDevice": reason})
+        }
+        Some(crate::BootedFrom::Network) => json!({"Device": "Pxe"}),
+        Some(crate::BootedFrom::VirtualMedia { image }) => {
+            json!({"Device": "VirtualMedia", "Image": image})
+        }
+        Some(other) => json!({"Device": format!("{other:?}")}),
+    };
+    let disk = node.disk_report().map(|r| {
+        json!({
+            "PartitionTable": format!("{:?}", r.table),
+            "Partitions": r.partitions.iter().map(|p| json!({
+                "Number": p.number,
+                "StartBytes": p.start,
+                "SizeBytes": p.size,
+                "Type": p.kind,
+                "Name": p.name,
+                "FileSystem": p.filesystem.as_ref().map(crate::disk::Filesystem::name),
+            })).collect::<Vec<_>>()
+        })
+    });
+    json!({"@odata.type": "#BmcSim.v1_0_0.BmcSim", "BootedFrom": booted, "Disk": disk})
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, Box<Response>> {
@@ -898,15 +1068,16 @@ async fn reset(State(app): State<App>, _: OnSystem, JsonBody(v): JsonBody) -> Re
         control,
         ChassisControl::HardReset | ChassisControl::PowerCycle
     ) || (control == ChassisControl::PowerUp && node.power() == PowerState::Off);
-    if restarts {
-        // Staged BIOS settings take effect when the system restarts.
-        for (k, v) in std::mem::take(&mut face.bios_pending) {
-            let v = v
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string());
-            node.bios.insert(k, v);
-        }
+    if restarts && !face.bios_pending.is_empty() {
+        // Staged BIOS settings are applied by the firmware during the POST after the reset:
+        // a task that completes when they have taken effect.
+        let attrs = std::mem::take(&mut face.bios_pending);
+        new_task(
+            &app,
+            &mut face,
+            "BIOS settings apply",
+            TaskWork::Bios(attrs),
+        );
     }
     if node.chassis_control(control).is_err() {
         return error(
@@ -916,11 +1087,20 @@ async fn reset(State(app): State<App>, _: OnSystem, JsonBody(v): JsonBody) -> Re
         );
     }
     face.system_version += 1;
-    let _ = app.events.send(event(
-        "ResourceEvent.1.0.ResourceChanged",
-        &format!("The system was reset ({control:?})."),
-        &app.p.system_path(),
-    ));
+    drop(node);
+    drop(face);
+    emit(
+        &app,
+        EventRecord {
+            event_type: "ResourceUpdated",
+            message_id: "ResourceEvent.1.0.ResourceChanged".into(),
+            message: format!("The system was reset ({control:?})."),
+            message_args: vec![],
+            origin: app.p.system_path(),
+            resource_type: "ComputerSystem",
+            severity: "OK",
+        },
+    );
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -1051,6 +1231,176 @@ async fn patch_secure_boot(State(app): State<App>, _: OnSystem, JsonBody(v): Jso
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Memory modules of a node: 8 GiB DIMMs (one smaller one for the rest).
+fn dimms(memory_mib: u64) -> Vec<u64> {
+    let mut left = memory_mib;
+    let mut out = Vec::new();
+    while left > 0 && out.len() < 64 {
+        let d = left.min(8192);
+        out.push(d);
+        left -= d;
+    }
+    out
+}
+
+async fn processors(State(app): State<App>, _: OnSystem) -> Response {
+    let sys = app.p.system_path();
+    let n = lock(&app.node).config().cpus.min(1024);
+    let members: Vec<String> = (0..n).map(|i| format!("{sys}/Processors/CPU{i}")).collect();
+    axum::Json(collection(
+        &format!("{sys}/Processors"),
+        "#ProcessorCollection.ProcessorCollection",
+        "Processors Collection",
+        &members,
+    ))
+    .into_response()
+}
+
+async fn processor(
+    State(app): State<App>,
+    _: Authed,
+    Path((id, cpu)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
+    let n = lock(&app.node).config().cpus;
+    let Some(i) = cpu
+        .strip_prefix("CPU")
+        .and_then(|i| i.parse::<u32>().ok())
+        .filter(|i| *i < n.min(1024))
+    else {
+        return not_found();
+    };
+    let sys = app.p.system_path();
+    axum::Json(json!({
+        "@odata.id": format!("{sys}/Processors/CPU{i}"),
+        "@odata.type": "#Processor.v1_18_0.Processor",
+        "Id": format!("CPU{i}"),
+        "Name": format!("Processor {i}"),
+        "Socket": format!("CPU {i}"),
+        "ProcessorType": "CPU",
+        "ProcessorArchitecture": "x86",
+        "InstructionSet": "x86-64",
+        "Manufacturer": "bmc-sim",
+        "Model": "Virtual CPU",
+        "TotalCores": 1,
+        "TotalThreads": 1,
+        "Status": {"State": "Enabled", "Health": "OK"}
+    }))
+    .into_response()
+}
+
+async fn memory_collection(State(app): State<App>, _: OnSystem) -> Response {
+    let sys = app.p.system_path();
+    let n = dimms(lock(&app.node).config().memory_mib).len();
+    let members: Vec<String> = (0..n).map(|i| format!("{sys}/Memory/DIMM{i}")).collect();
+    axum::Json(collection(
+        &format!("{sys}/Memory"),
+        "#MemoryCollection.MemoryCollection",
+        "Memory Collection",
+        &members,
+    ))
+    .into_response()
+}
+
+async fn memory(
+    State(app): State<App>,
+    _: Authed,
+    Path((id, dimm)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = wrong_system(&app, &id) {
+        return r;
+    }
+    let sizes = dimms(lock(&app.node).config().memory_mib);
+    let Some((i, mib)) = dimm
+        .strip_prefix("DIMM")
+        .and_then(|i| i.parse::<usize>().ok())
+        .and_then(|i| sizes.get(i).map(|m| (i, *m)))
+    else {
+        return not_found();
+    };
+    let sys = app.p.system_path();
+    axum::Json(json!({
+        "@odata.id": format!("{sys}/Memory/DIMM{i}"),
+        "@odata.type": "#Memory.v1_20_0.Memory",
+        "Id": format!("DIMM{i}"),
+        "Name": format!("DIMM {i}"),
+        "MemoryType": "DRAM",
+        "MemoryDeviceType": "DDR5",
+        "CapacityMiB": mib,
+        "Status": {"State": "Enabled", "Health": "OK"}
+    }))
+    .into_response()
+}
+
+async fn storage_collection(State(app): State<App>, _: OnSystem) -> Response {
+    let sys = app.p.system_path();
+    axum::Json(collection(
+        &format!("{sys}/Storage"),
+        "#StorageCollection.StorageCollection",
+        "Storage Collection",
+        &[format!("{sys}/Storage/1")],
+    ))
+    .into_response()
+}
+
+async fn storage(State(app): State<App>, _: OnSystem) -> Response {
+    let sys = app.p.system_path();
+    let has_disk = lock(&app.node).config().disk.is_some();
+    let drives: Vec<Value> = if has_disk {
+        vec![json!({"@odata.id": "/redfish/v1/Chassis/1/Drives/0"})]
+    } else {
+        Vec::new()
+    };
+    axum::Json(json!({
+        "@odata.id": format!("{sys}/Storage/1"),
+        "@odata.type": "#Storage.v1_15_0.Storage",
+        "Id": "1",
+        "Name": "Storage Controller",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Drives@odata.count": drives.len(),
+        "Drives": drives
+    }))
+    .into_response()
+}
+
+async fn drives(State(app): State<App>, _: Authed) -> Response {
+    let members: Vec<String> = if lock(&app.node).config().disk.is_some() {
+        vec!["/redfish/v1/Chassis/1/Drives/0".to_string()]
+    } else {
+        Vec::new()
+    };
+    axum::Json(collection(
+        "/redfish/v1/Chassis/1/Drives",
+        "#DriveCollection.DriveCollection",
+        "Drive Collection",
+        &members,
+    ))
+    .into_response()
+}
+
+/// The node's disk (in the chassis, as current schemas place drives): its image file's size
+/// is the drive's capacity.
+async fn drive(State(app): State<App>, _: Authed) -> Response {
+    let Some(path) = lock(&app.node).config().disk.clone() else {
+        return not_found();
+    };
+    let capacity = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    axum::Json(json!({
+        "@odata.id": "/redfish/v1/Chassis/1/Drives/0",
+        "@odata.type": "#Drive.v1_17_0.Drive",
+        "Id": "0",
+        "Name": "Disk 0",
+        "MediaType": "HDD",
+        "Protocol": "SATA",
+        "CapacityBytes": capacity,
+        "BlockSizeBytes": 512,
+        "Status": {"State": if capacity > 0 { "Enabled" } else { "Absent" }, "Health": "OK"}
+    }))
+    .into_response()
+}
+
 async fn managers(State(app): State<App>, _: Authed) -> Response {
     axum::Json(collection(
         "/redfish/v1/Managers",
@@ -1111,7 +1461,7 @@ async fn media(
     if let Some(r) = wrong_media_parent(&app, &uri, &id) {
         return r;
     }
-    let image = lock(&app.face).media.clone();
+    let image = lock(&app.node).virtual_media.clone();
     let base = format!("{}/CD", app.p.media_path());
     axum::Json(json!({
         "@odata.id": base,
@@ -1172,15 +1522,15 @@ async fn insert_media(
             &format!("The service failed to establish a connection with the URI '{image}': {why}."),
         );
     }
-    let mut face = lock(&app.face);
-    if face.media.is_some() {
+    let mut node = lock(&app.node);
+    if node.virtual_media.is_some() {
         return error(
             StatusCode::CONFLICT,
             "Base.1.8.ResourceInUse",
             "The change to the requested resource failed because the resource is in use or in transition.",
         );
     }
-    face.media = Some(image.to_string());
+    node.virtual_media = Some(image.to_string());
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -1193,7 +1543,7 @@ async fn eject_media(
     if let Some(r) = wrong_media_parent(&app, &uri, &id) {
         return r;
     }
-    lock(&app.face).media = None;
+    lock(&app.node).virtual_media = None;
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -1219,6 +1569,7 @@ async fn chassis(State(app): State<App>, _: Authed) -> Response {
         "ChassisType": "RackMount",
         "PowerState": if on { "On" } else { "Off" },
         "Status": {"State": "Enabled", "Health": "OK"},
+        "Drives": {"@odata.id": "/redfish/v1/Chassis/1/Drives"},
         "Links": {"ComputerSystems": [{"@odata.id": sys}], "ManagedBy": [{"@odata.id": mgr}]}
     }))
     .into_response()
@@ -1341,38 +1692,133 @@ async fn delete_session(State(app): State<App>, _: Authed, Path(id): Path<String
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// HEAD an `http://` URL (HTTPS images are accepted without the check): Ok on a 2xx.
-async fn head(url: &str) -> Result<(), String> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Ok(());
+/// `http://` or `https://authority/path` as (TLS, authority for the Host header, `host:port`
+/// to connect to, path); `None` for anything else.
+fn split_url(url: &str) -> Option<(bool, &str, String, &str)> {
+    let (tls, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, url.strip_prefix("http://")?),
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = if authority.contains(':') {
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    // `host`, `host:port`, `[v6]` or `[v6]:port`.
+    let has_port = match authority.rfind(']') {
+        Some(i) => authority[i..].contains(':'),
+        None => authority.contains(':'),
+    };
+    let addr = if has_port {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{}", if tls { 443 } else { 80 })
     };
+    Some((tls, authority, addr, path))
+}
+
+/// Accepts any server certificate, as BMCs fetching virtual media do by default (their
+/// certificate check is an option few enable); signatures are still verified.
+#[derive(Debug)]
+struct AnyServerCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServerCert(provider)))
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
+}
+
+/// One HTTP/1.1 request (over TLS for `https://`) with an empty or JSON body; Ok on a 2xx,
+/// within 5 s.
+async fn http_request(method: hyper::Method, url: &str, json: Option<&str>) -> Result<(), String> {
+    let (tls, authority, addr, path) =
+        split_url(url).ok_or_else(|| format!("not an http(s):// URL: {url}"))?;
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, authority);
+    if json.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = json
+        .map(|j| bytes::Bytes::from(j.to_string()))
+        .unwrap_or_default();
+    let req = req
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| e.to_string())?;
     let fetch = async {
         let tcp = tokio::net::TcpStream::connect(&addr)
             .await
             .map_err(|e| e.to_string())?;
-        let (mut send, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        let status = if tls {
+            let host = addr
+                .rsplit_once(':')
+                .map_or(addr.as_str(), |(h, _)| h)
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let name = rustls::pki_types::ServerName::try_from(host).map_err(|e| e.to_string())?;
+            let stream = tls_connector()?
+                .connect(name, tcp)
                 .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let req = hyper::Request::head(path)
-            .header(header::HOST, authority)
-            .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .map_err(|e| e.to_string())?;
-        let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
-        if resp.status().is_success() {
+                .map_err(|e| format!("TLS: {e}"))?;
+            send_request(hyper_util::rt::TokioIo::new(stream), req).await?
+        } else {
+            send_request(hyper_util::rt::TokioIo::new(tcp), req).await?
+        };
+        if status.is_success() {
             Ok(())
         } else {
-            Err(format!("it answered {}", resp.status()))
+            Err(format!("it answered {status}"))
         }
     };
     tokio::time::timeout(std::time::Duration::from_secs(5), fetch)
@@ -1380,39 +1826,68 @@ async fn head(url: &str) -> Result<(), String> {
         .map_err(|_| "no answer within 5 s".to_string())?
 }
 
-/// One event record of an EventService stream.
-fn event(message_id: &str, message: &str, origin: &str) -> Value {
-    json!({
-        "@odata.type": "#Event.v1_7_0.Event",
-        "Id": "1",
-        "Name": "Event",
-        "Events": [{
-            "EventType": "Other",
-            "MessageId": message_id,
-            "Message": message,
-            "OriginOfCondition": {"@odata.id": origin},
-            "Severity": "OK"
-        }]
-    })
+async fn send_request<I>(
+    io: I,
+    req: hyper::Request<http_body_util::Full<bytes::Bytes>>,
+) -> Result<StatusCode, String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut send, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
+    Ok(resp.status())
 }
 
-/// Advance tasks whose time has come: a completed update installs its firmware.
+/// HEAD an `http://` or `https://` image URL: Ok on a 2xx.
+async fn head(url: &str) -> Result<(), String> {
+    http_request(hyper::Method::HEAD, url, None).await
+}
+
+/// POST a JSON body (an event) to an `http://` URL: Ok on a 2xx.
+async fn post_json(url: &str, body: &str) -> Result<(), String> {
+    http_request(hyper::Method::POST, url, Some(body)).await
+}
+
+/// Advance tasks whose time has come: a completed update installs its firmware, a completed
+/// BIOS apply sets the node's attributes.
 fn update_tasks(app: &App, face: &mut FaceState) {
     let now = Instant::now();
-    let mut installed = Vec::new();
+    let mut completed = Vec::new();
     for (id, t) in face.tasks.iter_mut() {
         if !t.done && now.duration_since(t.started) >= t.duration {
             t.done = true;
-            installed.push((*id, t.installs.clone()));
+            completed.push((*id, t.work.clone()));
         }
     }
-    for (id, version) in installed {
-        face.firmware_version = version;
-        let _ = app.events.send(event(
-            "TaskEvent.1.0.TaskCompletedOK",
-            &format!("The task with Id '{id}' has completed."),
-            &format!("/redfish/v1/TaskService/Tasks/{id}"),
-        ));
+    for (id, work) in completed {
+        match work {
+            TaskWork::Firmware(version) => face.firmware_version = version,
+            TaskWork::Bios(attrs) => {
+                let mut node = lock(&app.node);
+                for (k, v) in attrs {
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    node.bios.insert(k, v);
+                }
+            }
+        }
+        emit(
+            app,
+            EventRecord {
+                event_type: "StatusChange",
+                message_id: "TaskEvent.1.0.TaskCompletedOK".into(),
+                message: format!("The task with Id '{id}' has completed."),
+                message_args: vec![id.to_string()],
+                origin: format!("/redfish/v1/TaskService/Tasks/{id}"),
+                resource_type: "Task",
+                severity: "OK",
+            },
+        );
     }
 }
 
@@ -1438,18 +1913,31 @@ fn task_json(id: u32, t: &Task) -> Value {
     })
 }
 
-fn start_task(app: &App, name: &str, installs: String) -> Response {
-    let mut face = lock(&app.face);
+/// Start a task; it completes on its own after [`TASK_TIME`] (its completion event is sent
+/// then, polled or not). Returns its id and body.
+fn new_task(app: &App, face: &mut FaceState, name: &str, work: TaskWork) -> (u32, Value) {
     let id = face.tasks.keys().next_back().map_or(1, |k| k + 1);
     let t = Task {
         name: name.to_string(),
         started: Instant::now(),
-        duration: std::time::Duration::from_millis(1500),
-        installs,
+        duration: TASK_TIME,
+        work,
         done: false,
     };
     let body = task_json(id, &t);
     face.tasks.insert(id, t);
+    let later = app.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(TASK_TIME).await;
+        let mut face = lock(&later.face);
+        update_tasks(&later, &mut face);
+    });
+    (id, body)
+}
+
+/// Answer 202 with the task's Location.
+fn start_task(app: &App, name: &str, work: TaskWork) -> Response {
+    let (id, body) = new_task(app, &mut lock(&app.face), name, work);
     let location = format!("/redfish/v1/TaskService/Tasks/{id}");
     let mut r = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
     if let Ok(l) = HeaderValue::from_str(&location) {
@@ -1549,7 +2037,11 @@ async fn simple_update(State(app): State<App>, _: Authed, JsonBody(v): JsonBody)
             "The value for the parameter ImageURI in the action SimpleUpdate is of a different format than the parameter can accept.",
         );
     }
-    start_task(&app, "Firmware update (SimpleUpdate)", version_of(uri))
+    start_task(
+        &app,
+        "Firmware update (SimpleUpdate)",
+        TaskWork::Firmware(version_of(uri)),
+    )
 }
 
 async fn push_update(
@@ -1590,9 +2082,11 @@ async fn push_update(
         }
     }
     match image {
-        Some((file, len)) if has_parameters && len > 0 => {
-            start_task(&app, "Firmware update (multipart push)", version_of(&file))
-        }
+        Some((file, len)) if has_parameters && len > 0 => start_task(
+            &app,
+            "Firmware update (multipart push)",
+            TaskWork::Firmware(version_of(&file)),
+        ),
         _ => error(
             StatusCode::BAD_REQUEST,
             "Base.1.8.PropertyMissing",
@@ -1601,21 +2095,10 @@ async fn push_update(
     }
 }
 
-async fn event_service(_: Authed) -> Response {
-    axum::Json(json!({
-        "@odata.id": "/redfish/v1/EventService",
-        "@odata.type": "#EventService.v1_10_0.EventService",
-        "Id": "EventService",
-        "Name": "Event Service",
-        "ServiceEnabled": true,
-        "ServerSentEventUri": "/redfish/v1/EventService/SSE"
-    }))
-    .into_response()
-}
-
 /// Server-sent events: resets and completed tasks, as `data:` JSON records.
 async fn sse(State(app): State<App>, _: Authed) -> Response {
     let mut rx = app.events.subscribe();
+    events::ensure_watcher(&app);
     let app2 = app.clone();
     let stream = async_stream(move |tx| async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));

@@ -227,3 +227,78 @@ fn a_thousand_virtual_bmcs_answer_one_client() {
         assert_eq!(ok, 1000);
     });
 }
+
+#[test]
+fn ipmitool_users_are_held_to_their_privilege_levels() {
+    use ipmi_proto::cmd::Privilege;
+    require("ipmitool", "ipmitool");
+    let rt = rt();
+    let fleet = rt
+        .block_on(Fleet::start(
+            FleetConfig::builder()
+                .ipmi_user("operator", "op-secret", Privilege::Operator)
+                .ipmi_user("viewer", "view-secret", Privilege::User),
+        ))
+        .unwrap();
+    let port = fleet.ipmi_addr(0).unwrap().port().to_string();
+    let ipmitool = |user: &str, pass: &str, level: &str, args: &[&str]| {
+        let mut a = vec![
+            "-I",
+            "lanplus",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            user,
+            "-P",
+            pass,
+            "-C",
+            "17",
+            "-L",
+            level,
+        ];
+        a.extend_from_slice(args);
+        Command::new("ipmitool").args(&a).output().unwrap()
+    };
+    // A USER reads but may not control power, nor ask for more than its limit.
+    let o = ipmitool(
+        "viewer",
+        "view-secret",
+        "USER",
+        &["chassis", "power", "status"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ipmitool("viewer", "view-secret", "USER", &["chassis", "power", "on"]);
+    assert!(!o.status.success());
+    let o = ipmitool(
+        "viewer",
+        "view-secret",
+        "OPERATOR",
+        &["chassis", "power", "status"],
+    );
+    assert!(!o.status.success(), "a USER got an OPERATOR session");
+    assert_eq!(
+        fleet.node(0).unwrap().lock().unwrap().power(),
+        PowerState::Off
+    );
+    // An OPERATOR may; a wrong password is refused.
+    let o = ipmitool(
+        "operator",
+        "op-secret",
+        "OPERATOR",
+        &["chassis", "power", "on"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        fleet.node(0).unwrap().lock().unwrap().power(),
+        PowerState::On
+    );
+    let o = ipmitool(
+        "operator",
+        "wrong",
+        "OPERATOR",
+        &["chassis", "power", "status"],
+    );
+    assert!(!o.status.success());
+}

@@ -184,11 +184,39 @@ fn curl_drives_the_redfish_face_and_ipmi_sees_the_same_node() {
         let n = node.lock().unwrap();
         assert_eq!(n.power(), PowerState::On);
         assert_eq!(n.boots(), &[(BootDevice::Pxe, BootMode::Efi)]);
-        assert_eq!(
-            n.bios.get("ProcTurbo").map(String::as_str),
-            Some("Disabled")
-        );
     }
+    // The firmware applies the staged settings during POST, as a task.
+    let (_, _, body) = curl(&["-u", basic, &url("/redfish/v1/TaskService/Tasks?$expand=.")]);
+    let tasks = json(&body);
+    let apply = tasks["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["Name"] == "BIOS settings apply")
+        .unwrap_or_else(|| panic!("no BIOS apply task in {tasks}"))
+        .clone();
+    let task_url = url(apply["@odata.id"].as_str().unwrap());
+    let mut state = String::new();
+    for _ in 0..40 {
+        let (_, _, body) = curl(&["-u", basic, &task_url]);
+        state = json(&body)["TaskState"].as_str().unwrap().to_string();
+        if state == "Completed" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(state, "Completed");
+    assert_eq!(
+        fleet
+            .node(1)
+            .unwrap()
+            .lock()
+            .unwrap()
+            .bios
+            .get("ProcTurbo")
+            .map(String::as_str),
+        Some("Disabled")
+    );
     let (_, _, body) = curl(&["-u", basic, &url("/redfish/v1/Systems/1/Bios")]);
     assert_eq!(json(&body)["Attributes"]["BootMode"], "Legacy");
 
@@ -793,4 +821,162 @@ fn paged_and_expanded_collections() {
     let exp = json(&body);
     assert_eq!(exp["Members"][0]["UserName"], "admin");
     assert_eq!(exp["Members"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn connection_resets_fault_plans_and_a_rebooting_bmc() {
+    require("curl", "curl");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Per BMC, as the example's --faults takes it: BMC 1 resets, BMC 2 answers 503.
+    let plan: bmc_sim::FaultPlan = "1:reset=1;2:http5xx=1".parse().unwrap();
+    let f = rt
+        .block_on(Fleet::start(
+            FleetConfig::builder()
+                .count(3)
+                .redfish("127.0.0.1:0".parse().unwrap())
+                .fault_plan(plan),
+        ))
+        .unwrap();
+    let sys = |i: usize| format!("{}/redfish/v1/Systems/1", f.redfish_url(i).unwrap());
+    let get = |i: usize| curl(&["-u", "admin:password", &sys(i)]);
+    assert_eq!(get(0).0, 200);
+    // curl: "Empty reply from server" (no status line at all).
+    let o = Command::new("curl")
+        .args(["-s", "-u", "admin:password", &sys(1)])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(52),
+        "curl exit status for an empty reply"
+    );
+    assert!(o.stdout.is_empty());
+    assert_eq!(get(2).0, 503);
+
+    // Fleet-wide: half the requests of every BMC reset, the others are answered.
+    f.set_fault_plan(&"reset=0.5".parse().unwrap());
+    let codes: Vec<u16> = (0..40).map(|i| get(i % 3).0).collect();
+    let resets = codes.iter().filter(|c| **c == 0).count();
+    assert!(codes.iter().all(|c| *c == 0 || *c == 200), "{codes:?}");
+    assert!((5..=35).contains(&resets), "{resets} resets in 40");
+    f.set_faults(&bmc_sim::Faults::default());
+    assert_eq!(get(1).0, 200);
+
+    // A BMC reboot: sessions are gone, connections are closed unanswered for a while.
+    let (code, headers, _) = curl(&[
+        "-X",
+        "POST",
+        "-d",
+        r#"{"UserName":"admin","Password":"password"}"#,
+        &format!(
+            "{}/redfish/v1/SessionService/Sessions",
+            f.redfish_url(0).unwrap()
+        ),
+    ]);
+    assert_eq!(code, 201);
+    let token = format!(
+        "X-Auth-Token: {}",
+        header(&headers, "x-auth-token").unwrap()
+    );
+    assert_eq!(curl(&["-H", &token, &sys(0)]).0, 200);
+    f.reboot_bmc(0, std::time::Duration::from_millis(800));
+    assert_eq!(get(0).0, 0);
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    assert_eq!(get(0).0, 200);
+    assert_eq!(
+        curl(&["-H", &token, &sys(0)]).0,
+        401,
+        "the session died with the reboot"
+    );
+    // The other BMCs did not reboot.
+    assert_eq!(get(1).0, 200);
+}
+
+/// Python's `http.server` over TLS (a self-signed certificate from `openssl req`), serving
+/// `dir`: (child, port).
+fn python_https_server(dir: &std::path::Path) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = "import http.server, ssl, sys\n\
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+        ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n\
+        srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n\
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n\
+        print(srv.server_address[1], flush=True)\n\
+        srv.serve_forever()\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(&cert)
+        .arg(&key)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().parse().unwrap())
+}
+
+#[test]
+fn insert_media_checks_https_images_too() {
+    require("curl", "curl");
+    require("openssl", "openssl");
+    require("python3", "python3");
+    let dir = std::env::temp_dir().join(format!("bmcsim-https-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("installer.iso"), vec![0u8; 65536]).unwrap();
+    let (mut server, port) = python_https_server(&dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = vendor_fleet(&rt, Vendor::Generic);
+    let insert = format!(
+        "{}/redfish/v1/Systems/1/VirtualMedia/CD/Actions/VirtualMedia.InsertMedia",
+        f.redfish_url(0).unwrap()
+    );
+    let try_insert = |image: &str| {
+        curl(&[
+            "-u",
+            "admin:password",
+            "-X",
+            "POST",
+            "-d",
+            &format!(r#"{{"Image":"{image}"}}"#),
+            &insert,
+        ])
+    };
+    // A missing image over HTTPS is refused after the HEAD, as a present one is accepted.
+    let (code, _, body) = try_insert(&format!("https://127.0.0.1:{port}/missing.iso"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("404"), "{body}");
+    let image = format!("https://127.0.0.1:{port}/installer.iso");
+    let (code, _, body) = try_insert(&image);
+    assert_eq!(code, 204, "{body}");
+    assert_eq!(
+        f.node(0).unwrap().lock().unwrap().virtual_media.as_deref(),
+        Some(image.as_str())
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,6 +26,14 @@ const TARGETS: &[(&str, &str)] = &[
     ),
     ("POST", "/redfish/v1/UpdateService/upload"),
     ("GET", "/redfish/v1/SessionService/Sessions"),
+    // Subscriptions deliver to loopback only, and the fuzzed BMC sees no event before it is
+    // dropped; its delivery tasks end with it.
+    ("POST", "/redfish/v1/EventService/Subscriptions"),
+    ("PATCH", "/redfish/v1/EventService"),
+    (
+        "POST",
+        "/redfish/v1/EventService/Actions/EventService.SubmitTestEvent",
+    ),
     ("GET", "/redfish/v1/TaskService/Tasks"),
 ];
 

@@ -5,6 +5,7 @@ Prints one JSON object with what sushy read back; exits non-zero on any sushy er
 """
 import json
 import sys
+import time
 
 import sushy
 from sushy import auth
@@ -47,7 +48,12 @@ out["media_after_eject"] = bool(vm.inserted)
 
 system.bios.set_attributes({"ProcTurbo": "Disabled"})
 system.reset_system(sushy.ResetType.FORCE_RESTART)
-system.bios.refresh()
+# The firmware applies staged settings during POST (a task): poll as a real client must.
+for _ in range(50):
+    system.bios.refresh()
+    if system.bios.attributes.get("ProcTurbo") == "Disabled":
+        break
+    time.sleep(0.1)
 out["bios_proc_turbo"] = system.bios.attributes.get("ProcTurbo")
 
 system.secure_boot.set_enabled(True)
