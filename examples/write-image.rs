@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example write-image -- SOURCE TARGET [--checksum SPEC] \
 //!     [--format auto|raw|qcow2] [--no-sparse] [--direct] [--discard | --pre-zeroed] \
-//!     [--config-drive DIR] [--verify]
+//!     [--config-drive DIR] [--bmap FILE] [--force] [--verify]
 //! ```
 //!
 //! SOURCE is a local file, an `http(s)://` URL (resumed with Range requests after a dropped
@@ -15,7 +15,12 @@
 //! 128: sha512) over SOURCE's bytes as read, or the URL of a checksum file (`HEX  NAME` lines)
 //! in which SOURCE's file name is looked up. `--config-drive DIR` (block devices) adds a
 //! `config-2` partition at the disk's end with DIR's `meta_data.json`, `user_data` and
-//! `network_data.json` under `openstack/latest/`. A
+//! `network_data.json` under `openstack/latest/`. `--bmap FILE` (a `bmaptool create` block
+//! map of a raw image, or of the raw image inside a compressed SOURCE) writes only the mapped
+//! ranges, each checked against its sha256 from the bmap, and reads only those of a local raw
+//! image. A block device that is mounted, used as swap or held by device-mapper/RAID is
+//! refused unless `--force`; a GPT image for another sector size than the device's is refused;
+//! the partition table is re-read after the write. A
 //! progress bar is shown on a terminal. Exit status 0 only when the whole image is on the
 //! target, flushed, and the checksum (and read-back, with `--verify`) matched.
 
@@ -70,6 +75,20 @@ struct Args {
     /// Allow a bare 32-digit hex checksum to mean md5.
     #[arg(long)]
     allow_md5: bool,
+    /// A bmap file (`bmaptool create`): write only its mapped ranges, each checked against
+    /// its sha256.
+    #[arg(long, value_name = "FILE")]
+    bmap: Option<std::path::PathBuf>,
+    /// Buffers per pool (memory: about (2 × N + 3) × the buffer size).
+    #[arg(long, default_value_t = 8)]
+    buffers: usize,
+    /// Buffer size in bytes (a multiple of 4096, 256 KiB to 64 MiB).
+    #[arg(long, default_value_t = 4 << 20)]
+    buffer_size: usize,
+    /// Block devices: write even if the device is mounted, swap, or held by device-mapper or
+    /// RAID (and open it without O_EXCL).
+    #[arg(long)]
+    force: bool,
 }
 
 fn main() -> ExitCode {
@@ -91,10 +110,17 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let mut builder = WriteOptions::builder()
+        .buffers(args.buffers)
+        .buffer_size(args.buffer_size)
         .sparse(!args.no_sparse)
         .verify(args.verify);
     if args.format != "auto" {
         builder = builder.format(args.format.parse::<Format>()?);
+    }
+    if let Some(path) = &args.bmap {
+        let xml = std::fs::read(path).with_context(|| path.display().to_string())?;
+        let bmap = imaging::Bmap::parse(&xml).with_context(|| path.display().to_string())?;
+        builder = builder.bmap(bmap);
     }
     let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
     if let Some(spec) = &args.checksum {
@@ -127,6 +153,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         };
         let mut b = BlockTarget::builder(&args.target)
             .direct(args.direct)
+            .force(args.force)
             .zeroing(zeroing);
         if let Some(dir) = &args.config_drive {
             let read = |name: &str| std::fs::read(dir.join(name));
@@ -143,9 +170,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
         Box::new(b.open().with_context(|| args.target.clone())?)
     } else {
-        if args.direct || args.discard || args.pre_zeroed || args.config_drive.is_some() {
+        if args.direct
+            || args.discard
+            || args.pre_zeroed
+            || args.force
+            || args.config_drive.is_some()
+        {
             anyhow::bail!(
-                "--direct, --discard, --pre-zeroed and --config-drive need a block device target"
+                "--direct, --discard, --pre-zeroed, --force and --config-drive need a block device target"
             );
         }
         Box::new(FileTarget::create(&args.target).with_context(|| args.target.clone())?)
@@ -202,6 +234,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     match &s.checksum {
         Some(c) => println!("checksum:      {c} OK"),
         None => println!("checksum:      not checked (no --checksum)"),
+    }
+    if args.bmap.is_some() {
+        println!("bmap:          {} ranges' sha256 OK", s.bmap_ranges_checked);
     }
     println!(
         "verify:        {}",

@@ -8,8 +8,20 @@
 //!   zeros slowly (then the zeros are written).
 //! * **O_DIRECT** (optional): writes bypass the page cache; unaligned pieces (the tail, 512-byte
 //!   qcow2 clusters on a 4Kn disk) go through an aligned bounce buffer with read-modify-write.
+//! * **In use**: before opening, the device is refused ([`Error::DeviceInUse`]) when it or one
+//!   of its partitions is mounted (`/proc/self/mountinfo`), used as swap (`/proc/swaps`) or
+//!   held by another device (`/sys/block/*/holders`: device-mapper, LVM, MD RAID), and it is
+//!   opened with `O_EXCL`; [`BlockTargetBuilder::force`] skips both.
+//! * **Sector size**: a GPT image made for 512-byte sectors (its header at byte 512) is refused
+//!   on a disk with 4 KiB logical sectors, and the reverse ([`Error::SectorSizeMismatch`]),
+//!   before its first bytes are written: firmware would find no partition table.
 //! * **After the write** (fsync, then the optional read-back): the backup GPT is moved to the
-//!   disk's end ([`gpt::relocate_backup`](crate::gpt::relocate_backup)) and the result flushed.
+//!   disk's end ([`gpt::relocate_backup`](crate::gpt::relocate_backup)) and the result flushed;
+//!   then the kernel re-reads the partition table (`BLKRRPART`, retried while busy) so that
+//!   the new partitions appear. Neither `rustix` nor `nix` offers `BLKRRPART` without `unsafe`
+//!   (their generic `ioctl` is an `unsafe fn`, and this crate forbids `unsafe`), so util-linux's
+//!   `blockdev --rereadpt` issues it; a device without partition support (a loop device
+//!   without `-P`) is left as it is.
 //!
 //! ```no_run
 //! use imaging::{BlockTarget, FileSource, WriteOptions, Zeroing, write_image};
@@ -24,8 +36,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
 use rustix::fs::{FallocateFlags, OFlags, fallocate};
 use tracing::{info, warn};
@@ -57,9 +71,25 @@ pub struct BlockTargetBuilder {
     direct: bool,
     relocate_gpt: bool,
     config_drive: Option<Vec<u8>>,
+    force: bool,
+    reread: bool,
 }
 
 impl BlockTargetBuilder {
+    /// Writes even when the device is in use (mounted, swap, held by device-mapper or RAID),
+    /// and opens it without `O_EXCL` (default false). Writing under a mounted file system
+    /// corrupts it: only for callers who know better than these checks.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Asks the kernel to re-read the partition table after the write (default true).
+    pub fn reread_partitions(mut self, on: bool) -> Self {
+        self.reread = on;
+        self
+    }
+
     /// After the image, adds a partition at the disk's end holding this config drive (see
     /// [`ConfigDrive::build`](crate::ConfigDrive::build) and
     /// [`configdrive::add_partition`](crate::configdrive::add_partition)).
@@ -86,8 +116,8 @@ impl BlockTargetBuilder {
         self
     }
 
-    /// Opens the device exclusively (`O_EXCL`: refused while mounted or held by another
-    /// user such as LVM or RAID).
+    /// Checks that the device is not in use, then opens it exclusively (`O_EXCL`: refused
+    /// while mounted or held by another user such as LVM or RAID); see the module docs.
     pub fn open(self) -> Result<BlockTarget> {
         let err = |e| Error::io(Stage::OpenTarget, None, e);
         let meta = std::fs::metadata(&self.path).map_err(err)?;
@@ -97,7 +127,19 @@ impl BlockTargetBuilder {
                 self.path.display()
             )));
         }
-        let mut flags = OFlags::EXCL;
+        if !self.force {
+            if let Some(reason) = in_use(Path::new("/"), meta.rdev()).map_err(err)? {
+                return Err(Error::DeviceInUse {
+                    device: self.path.display().to_string(),
+                    reason,
+                });
+            }
+        }
+        let mut flags = if self.force {
+            OFlags::empty()
+        } else {
+            OFlags::EXCL
+        };
         if self.direct {
             flags |= OFlags::DIRECT;
         }
@@ -130,8 +172,112 @@ impl BlockTargetBuilder {
             zeroed_by_discard: false,
             config_drive: self.config_drive,
             config_partition: None,
+            reread: self.reread,
+            partitions_reread: false,
         })
     }
+}
+
+/// `"major:minor"` of a device number, as sysfs and mountinfo write it.
+fn dev_name(rdev: u64) -> String {
+    format!("{}:{}", rustix::fs::major(rdev), rustix::fs::minor(rdev))
+}
+
+/// Why the disk `rdev` (or one of its partitions) is in use, if it is. `root` is `/` (tests
+/// give a made-up tree of `sys/` and `proc/`).
+fn in_use(root: &Path, rdev: u64) -> io::Result<Option<String>> {
+    let sys = std::fs::canonicalize(root.join(format!("sys/dev/block/{}", dev_name(rdev))))?;
+    let disk = sys
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // The disk and its partitions: (name, "major:minor", sysfs dir).
+    let mut devs = vec![(disk, dev_name(rdev), sys.clone())];
+    for entry in std::fs::read_dir(&sys)?.flatten() {
+        let dir = entry.path();
+        if dir.join("partition").exists() {
+            if let Ok(d) = std::fs::read_to_string(dir.join("dev")) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                devs.push((name, d.trim().to_string(), dir));
+            }
+        }
+    }
+    let find = |id: &str| {
+        devs.iter()
+            .find(|(_, d, _)| d == id)
+            .map(|(n, _, _)| n.clone())
+    };
+    // Mounted: field 3 of mountinfo is the file system's device, field 5 the mount point.
+    let mountinfo = std::fs::read_to_string(root.join("proc/self/mountinfo")).unwrap_or_default();
+    for line in mountinfo.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if let (Some(id), Some(at)) = (f.get(2), f.get(4)) {
+            if let Some(name) = find(id) {
+                return Ok(Some(format!("{name} is mounted on {}", unescape(at))));
+            }
+        }
+    }
+    // Swap: the first field of /proc/swaps names the device.
+    let swaps = std::fs::read_to_string(root.join("proc/swaps")).unwrap_or_default();
+    for line in swaps.lines().skip(1) {
+        let Some(path) = line.split_whitespace().next() else {
+            continue;
+        };
+        let path = unescape(path);
+        let on_root = root.join(path.trim_start_matches('/'));
+        if let Ok(m) = std::fs::metadata(on_root) {
+            if m.file_type().is_block_device() {
+                if let Some(name) = find(&dev_name(m.rdev())) {
+                    return Ok(Some(format!("{name} is used as swap ({path})")));
+                }
+            }
+        }
+    }
+    // Holders: device-mapper (LVM, crypt), MD RAID and the like built on top.
+    for (name, _, dir) in &devs {
+        if let Ok(rd) = std::fs::read_dir(dir.join("holders")) {
+            let holders: Vec<String> = rd
+                .flatten()
+                .map(|e| {
+                    let h = e.file_name().to_string_lossy().into_owned();
+                    match std::fs::read_to_string(root.join(format!("sys/block/{h}/dm/name"))) {
+                        Ok(dm) => format!("{h} ({})", dm.trim()),
+                        Err(_) => h,
+                    }
+                })
+                .collect();
+            if !holders.is_empty() {
+                return Ok(Some(format!(
+                    "{name} is held by {} (device-mapper, LVM or RAID)",
+                    holders.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Undoes the octal escapes (`\040` for a space) of mountinfo and /proc/swaps.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = u16::from(b[i + 1] - b'0') * 64
+                + u16::from(b[i + 2] - b'0') * 8
+                + u16::from(b[i + 3] - b'0');
+            out.push(v as u8); // at most \377 is ever written
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A block device as the target (see the module docs).
@@ -150,6 +296,8 @@ pub struct BlockTarget {
     zeroed_by_discard: bool,
     config_drive: Option<Vec<u8>>,
     config_partition: Option<crate::configdrive::Placement>,
+    reread: bool,
+    partitions_reread: bool,
 }
 
 impl BlockTarget {
@@ -161,7 +309,60 @@ impl BlockTarget {
             direct: false,
             relocate_gpt: true,
             config_drive: None,
+            force: false,
+            reread: true,
         }
+    }
+
+    /// Whether the kernel re-read the partition table after the last write.
+    pub fn partitions_reread(&self) -> bool {
+        self.partitions_reread
+    }
+
+    /// Closes the exclusive descriptor (the kernel will not rescan a disk that another opener
+    /// holds exclusively) and has `blockdev --rereadpt` issue `BLKRRPART`, retried while the
+    /// device is busy (udev probing the new partitions). See the module docs for why not the
+    /// ioctl itself.
+    fn reread_partition_table(&mut self) -> io::Result<bool> {
+        let mut flags = OFlags::empty();
+        if self.direct {
+            flags |= OFlags::DIRECT;
+        }
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(flags.bits() as i32)
+            .open(&self.path)?;
+        let mut last = String::new();
+        for attempt in 0..20 {
+            let out = match Command::new("blockdev")
+                .arg("--rereadpt")
+                .arg(&self.path)
+                .output()
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    warn!(device = %self.path.display(), error = %e,
+                        "cannot run blockdev (util-linux) to re-read the partition table");
+                    return Ok(false);
+                }
+            };
+            if out.status.success() {
+                // Let udev create the partitions' device nodes, where it runs.
+                let _ = Command::new("udevadm")
+                    .args(["settle", "--timeout=10"])
+                    .output();
+                return Ok(true);
+            }
+            last = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if !last.to_lowercase().contains("busy") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50 * (attempt + 1)));
+        }
+        warn!(device = %self.path.display(), error = %last,
+            "the kernel did not re-read the partition table");
+        Ok(false)
     }
 
     /// Where the config drive was written by the last write, if one was asked for.
@@ -319,6 +520,15 @@ impl Target for BlockTarget {
         self.file.write_all_at(data, offset)
     }
 
+    fn writeback_handle(&self) -> Option<File> {
+        // O_DIRECT writes leave nothing to write back.
+        if self.direct {
+            None
+        } else {
+            self.file.try_clone().ok()
+        }
+    }
+
     fn finish(&mut self, _image_size: u64) -> io::Result<()> {
         self.file.sync_all()?;
         self.aux.sync_all()
@@ -330,6 +540,23 @@ impl Target for BlockTarget {
 
     fn drop_cache(&mut self) {
         let _ = rustix::fs::fadvise(&self.aux, 0, None, rustix::fs::Advice::DontNeed);
+    }
+
+    fn check_image_head(&mut self, head: &[u8]) -> Result<()> {
+        let gpt_at = |off: usize| head.get(off..off + 8) == Some(&b"EFI PART"[..]);
+        let image_sector = match (gpt_at(512), gpt_at(4096)) {
+            (true, false) => 512,
+            (false, true) => 4096,
+            _ => return Ok(()), // no GPT, or headers for both sizes (hybrid images)
+        };
+        if image_sector != self.sector {
+            return Err(Error::SectorSizeMismatch {
+                device: self.path.display().to_string(),
+                image_sector,
+                device_sector: self.sector,
+            });
+        }
+        Ok(())
     }
 
     fn complete(&mut self, image_size: u64) -> io::Result<()> {
@@ -346,10 +573,87 @@ impl Target for BlockTarget {
             self.config_partition = Some(p);
             self.aux.sync_all()?;
         }
+        self.partitions_reread = false;
+        if self.reread {
+            self.partitions_reread = self.reread_partition_table()?;
+            if self.partitions_reread {
+                info!(device = %self.path.display(), "partition table re-read");
+            }
+        }
         Ok(())
     }
 
     fn describe(&self) -> String {
         self.path.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A made-up `/sys` and `/proc` for the disk 7:0 (`loop0`) with a partition 259:0.
+    fn tree(mounts: &str, swaps: &str, holder: Option<&str>) -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let disk = r.join("sys/devices/virtual/block/loop0");
+        std::fs::create_dir_all(disk.join("holders")).unwrap();
+        std::fs::create_dir_all(disk.join("loop0p1/holders")).unwrap();
+        std::fs::write(disk.join("loop0p1/partition"), "1\n").unwrap();
+        std::fs::write(disk.join("loop0p1/dev"), "259:0\n").unwrap();
+        std::fs::create_dir_all(r.join("sys/dev/block")).unwrap();
+        symlink(&disk, r.join("sys/dev/block/7:0")).unwrap();
+        if let Some(h) = holder {
+            std::fs::create_dir(disk.join("loop0p1/holders").join(h)).unwrap();
+            std::fs::create_dir_all(r.join(format!("sys/block/{h}/dm"))).unwrap();
+            std::fs::write(r.join(format!("sys/block/{h}/dm/name")), "vg-root\n").unwrap();
+        }
+        std::fs::create_dir_all(r.join("proc/self")).unwrap();
+        std::fs::write(r.join("proc/self/mountinfo"), mounts).unwrap();
+        std::fs::write(
+            r.join("proc/swaps"),
+            format!("Filename\tType\tSize\tUsed\tPriority\n{swaps}"),
+        )
+        .unwrap();
+        t
+    }
+
+    const ROOTFS: &str = "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n";
+
+    #[test]
+    fn free_disk() {
+        let t = tree(ROOTFS, "", None);
+        assert_eq!(in_use(t.path(), rustix::fs::makedev(7, 0)).unwrap(), None);
+    }
+
+    #[test]
+    fn mounted_partition_with_a_space_in_its_mount_point() {
+        let m = format!("{ROOTFS}40 22 259:0 / /mnt/my\\040disk rw - vfat /dev/loop0p1 rw\n");
+        let t = tree(&m, "", None);
+        let why = in_use(t.path(), rustix::fs::makedev(7, 0))
+            .unwrap()
+            .unwrap();
+        assert_eq!(why, "loop0p1 is mounted on /mnt/my disk");
+    }
+
+    #[test]
+    fn holders_are_named() {
+        let t = tree(ROOTFS, "", Some("dm-3"));
+        let why = in_use(t.path(), rustix::fs::makedev(7, 0))
+            .unwrap()
+            .unwrap();
+        assert!(
+            why.starts_with("loop0p1 is held by dm-3 (vg-root)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn unescape_octal() {
+        assert_eq!(unescape("a\\040b\\011c"), "a b\tc");
+        assert_eq!(unescape("\\04"), "\\04");
+        // out of range for a byte: kept lossy, never a panic
+        assert_eq!(unescape("\\777x"), "\u{fffd}x");
     }
 }

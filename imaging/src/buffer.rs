@@ -99,7 +99,12 @@ impl PoolBuf {
 
     /// Shares the buffer read-only between stages.
     pub(crate) fn freeze(self) -> Block {
-        Block(Arc::new(self))
+        let len = self.len;
+        Block {
+            buf: Arc::new(self),
+            start: 0,
+            len,
+        }
     }
 }
 
@@ -112,17 +117,38 @@ impl Drop for PoolBuf {
     }
 }
 
-/// A filled buffer shared by several stages (hasher, decoder, writer).
+/// A filled buffer (or a part of one) shared by several stages (hasher, decoder, writer)
+/// without copying: the buffer returns to its pool when the last part is dropped.
 #[derive(Clone)]
-pub(crate) struct Block(Arc<PoolBuf>);
+pub(crate) struct Block {
+    buf: Arc<PoolBuf>,
+    start: usize,
+    len: usize,
+}
 
 impl Block {
     pub(crate) fn data(&self) -> &[u8] {
-        self.0.data()
+        &self.buf.data()[self.start..self.start + self.len]
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.len
+    }
+
+    /// The part `[start, start + len)` of this block (clamped to it), sharing the buffer.
+    pub(crate) fn slice(&self, start: usize, len: usize) -> Block {
+        let start = start.min(self.len);
+        Block {
+            buf: Arc::clone(&self.buf),
+            start: self.start + start,
+            len: len.min(self.len - start),
+        }
+    }
+}
+
+impl AsRef<[u8]> for Block {
+    fn as_ref(&self) -> &[u8] {
+        self.data()
     }
 }
 
@@ -145,5 +171,21 @@ mod tests {
         let e = p.get().unwrap(); // recycled, no third allocation
         assert_eq!(e.capacity(), 8192);
         assert_eq!(p.allocated, 2);
+    }
+
+    #[test]
+    fn slices_share_and_clamp() {
+        let mut p = Pool::new(4096, 1);
+        let mut a = p.get().unwrap();
+        a.space()[..5].copy_from_slice(b"hello");
+        a.set_len(5);
+        let b = a.freeze();
+        let s = b.slice(1, 3);
+        assert_eq!(s.data(), b"ell");
+        assert_eq!(s.slice(1, 100).data(), b"ll");
+        assert_eq!(b.slice(9, 1).len(), 0);
+        drop(b);
+        drop(s);
+        assert!(p.get().is_some()); // returned to the pool once every part is gone
     }
 }

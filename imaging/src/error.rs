@@ -214,6 +214,9 @@ pub enum Error {
     /// A qcow2 image is invalid, hostile or uses something refused.
     #[error("qcow2: {0}")]
     Qcow2(Qcow2Error),
+    /// A bmap file is invalid, or the image does not match it.
+    #[error("bmap: {0}")]
+    Bmap(crate::bmap::BmapError),
     /// The format is known but cannot be handled this way.
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -270,6 +273,29 @@ pub enum Error {
         /// Its length.
         len: u64,
     },
+    /// The block device is in use: mounted, swap, or held by device-mapper/LVM/RAID
+    /// (nothing was written; [`BlockTargetBuilder::force`](crate::BlockTargetBuilder::force)
+    /// overrides).
+    #[error("{device} is in use: {reason} (nothing written)")]
+    DeviceInUse {
+        /// The device.
+        device: String,
+        /// What uses it.
+        reason: String,
+    },
+    /// The image's GPT is made for another logical sector size than the device's: the disk
+    /// would not boot. Refused before the image's first bytes were written.
+    #[error(
+        "{device} has {device_sector}-byte logical sectors but the image's GPT is for {image_sector}-byte sectors: it would not boot; use an image built for {device_sector}-byte sectors"
+    )]
+    SectorSizeMismatch {
+        /// The device.
+        device: String,
+        /// The sector size the image's GPT assumes (512 or 4096).
+        image_sector: u64,
+        /// The device's logical sector size.
+        device_sector: u64,
+    },
     /// The options are inconsistent.
     #[error("invalid options: {0}")]
     InvalidOptions(&'static str),
@@ -293,6 +319,12 @@ fn at_offset(offset: Option<u64>) -> String {
 impl From<Qcow2Error> for Error {
     fn from(e: Qcow2Error) -> Self {
         Error::Qcow2(e)
+    }
+}
+
+impl From<crate::bmap::BmapError> for Error {
+    fn from(e: crate::bmap::BmapError) -> Self {
+        Error::Bmap(e)
     }
 }
 

@@ -83,7 +83,11 @@ pub fn relocate_backup(file: &File, disk_size: u64, sector: u64) -> io::Result<b
     let Ok(size) = check_header(&hdr) else {
         return Ok(false);
     };
-    let disk_last = disk_size / sector - 1;
+    // Every LBA below comes from the image: checked before it is used (no overflow, nothing
+    // outside the disk).
+    let Some(disk_last) = (disk_size / sector).checked_sub(1) else {
+        return Ok(false);
+    };
     let my_lba = le64(&hdr, 24);
     let old_alt = le64(&hdr, 32);
     let entries_lba = le64(&hdr, 72);
@@ -104,18 +108,26 @@ pub fn relocate_backup(file: &File, disk_size: u64, sector: u64) -> io::Result<b
         )));
     }
     let table_sectors = table.div_ceil(sector);
+    if entries_lba < 2 || entries_lba.saturating_add(table_sectors) > disk_last {
+        return Err(invalid(format!(
+            "GPT partition table at LBA {entries_lba} lies outside the disk"
+        )));
+    }
     let mut entries = vec![0u8; (table_sectors * sector) as usize];
     file.read_exact_at(&mut entries, entries_lba * sector)?;
     if crc32(&entries[..table as usize]) != le32(&hdr, 88) {
         return Err(invalid("GPT partition table CRC mismatch".into()));
     }
-    let backup_entries = disk_last - table_sectors;
-    let last_usable = backup_entries - 1;
-    if last_usable < le64(&hdr, 48) || backup_entries <= old_alt {
+    // The new backup table goes right before the disk's last LBA, past the old backup and
+    // past every usable LBA of the image.
+    let backup_entries = disk_last - table_sectors; // table_sectors < disk_last: checked above
+    let first_usable = le64(&hdr, 40);
+    if backup_entries <= old_alt || backup_entries <= le64(&hdr, 48) || first_usable > old_alt {
         return Err(invalid(
-            "disk too small for the relocated backup GPT".into(),
+            "disk too small for the relocated backup GPT, or an inconsistent GPT header".into(),
         ));
     }
+    let last_usable = backup_entries - 1;
     // primary
     hdr[32..40].copy_from_slice(&disk_last.to_le_bytes());
     hdr[48..56].copy_from_slice(&last_usable.to_le_bytes());
@@ -128,7 +140,7 @@ pub fn relocate_backup(file: &File, disk_size: u64, sector: u64) -> io::Result<b
     set_crc(&mut bak, size);
 
     // The old backup (table and header) lies past every partition: wipe it.
-    let old_start = old_alt.saturating_sub(table_sectors).max(le64(&hdr, 40));
+    let old_start = old_alt.saturating_sub(table_sectors).max(first_usable);
     let zeros = vec![0u8; ((old_alt + 1 - old_start) * sector) as usize];
     file.write_all_at(&zeros, old_start * sector)?;
     file.write_all_at(&entries, backup_entries * sector)?;

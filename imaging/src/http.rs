@@ -447,7 +447,7 @@ impl HttpSource {
                     .get(CONTENT_RANGE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                let Some((start, _last, total)) = parse_content_range(cr) else {
+                let Some(ContentRange { start, total, .. }) = ContentRange::parse(cr) else {
                     return Err(Failure::Fatal(HttpError::Request {
                         url: self.url.clone(),
                         reason: format!("206 with an unreadable Content-Range {cr:?}"),
@@ -609,6 +609,12 @@ impl Source for HttpSource {
         self.url.clone()
     }
 
+    /// A seek is a new ranged GET (a round trip and a fresh TCP window): gaps under 8 MiB are
+    /// read through.
+    fn min_skip(&self) -> u64 {
+        8 << 20
+    }
+
     /// One ranged GET for exactly these bytes (resumed like [`Source::read`]).
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
         if buf.is_empty() {
@@ -683,16 +689,64 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
     h.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// `bytes START-END/TOTAL` (TOTAL may be `*`).
-fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
-    let rest = v.trim().strip_prefix("bytes")?.trim_start();
-    let (range, total) = rest.split_once('/')?;
-    let (a, b) = range.split_once('-')?;
-    let total = match total.trim() {
-        "*" => None,
-        t => Some(t.parse().ok()?),
-    };
-    Some((a.trim().parse().ok()?, b.trim().parse().ok()?, total))
+/// The `Content-Range` of a 206 response (RFC 9110 §14.4): `bytes START-END/TOTAL`, TOTAL
+/// `*` when unknown. A resumed transfer must start where asked and have the same total.
+///
+/// ```
+/// use imaging::ContentRange;
+/// let r = ContentRange::parse("bytes 100-199/1000").unwrap();
+/// assert_eq!((r.start, r.end, r.total), (100, 199, Some(1000)));
+/// assert_eq!(r.to_string(), "bytes 100-199/1000");
+/// assert_eq!(ContentRange::parse("bytes 5-4/10"), None); // END before START
+/// assert_eq!(ContentRange::parse("bytes 0-10/10"), None); // END past the total
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    /// First byte.
+    pub start: u64,
+    /// Last byte (inclusive).
+    pub end: u64,
+    /// The object's length, if the server says it.
+    pub total: Option<u64>,
+}
+
+impl ContentRange {
+    /// Parses and checks a header value (`START <= END`, `END < TOTAL`); `None` if it is
+    /// anything else (an unsatisfied-range form `bytes */TOTAL` included). Never panics.
+    pub fn parse(v: &str) -> Option<ContentRange> {
+        let rest = v.trim().strip_prefix("bytes")?;
+        if !rest.starts_with([' ', '\t']) {
+            return None;
+        }
+        let (range, total) = rest.trim_start().split_once('/')?;
+        let (a, b) = range.split_once('-')?;
+        let num = |t: &str| -> Option<u64> {
+            let t = t.trim();
+            if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            t.parse().ok()
+        };
+        let total = match total.trim() {
+            "*" => None,
+            t => Some(num(t)?),
+        };
+        let (start, end) = (num(a)?, num(b)?);
+        if start > end || total.is_some_and(|t| end >= t) {
+            return None;
+        }
+        Some(ContentRange { start, end, total })
+    }
+}
+
+impl std::fmt::Display for ContentRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bytes {}-{}/", self.start, self.end)?;
+        match self.total {
+            Some(t) => write!(f, "{t}"),
+            None => f.write_str("*"),
+        }
+    }
 }
 
 /// Downloads a checksum file (at most 1 MiB, retried like an image) and returns the checksum
@@ -745,14 +799,41 @@ pub fn checksum_from_url(url: &str, image_name: &str, allow_md5: bool) -> Result
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    fn cr(v: &str) -> Option<(u64, u64, Option<u64>)> {
+        ContentRange::parse(v).map(|r| (r.start, r.end, r.total))
+    }
+
     #[test]
     fn content_range() {
-        assert_eq!(
-            parse_content_range("bytes 10-19/100"),
-            Some((10, 19, Some(100)))
-        );
-        assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, 0, None)));
-        assert_eq!(parse_content_range("items 0-0/1"), None);
-        assert_eq!(parse_content_range("bytes 5/10"), None);
+        assert_eq!(cr("bytes 10-19/100"), Some((10, 19, Some(100))));
+        assert_eq!(cr("bytes 0-0/*"), Some((0, 0, None)));
+        assert_eq!(cr("items 0-0/1"), None);
+        assert_eq!(cr("bytes 5/10"), None);
+        assert_eq!(cr("bytes */10"), None);
+        assert_eq!(cr("bytes10-19/100"), None);
+        assert_eq!(cr("bytes +1-2/3"), None);
+        assert_eq!(cr("bytes 1-2/-3"), None);
+        assert_eq!(cr("bytes 1-18446744073709551616/*"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn content_range_parse_emit(start in any::<u64>(), len in any::<u64>(), total in any::<Option<u64>>()) {
+            let end = start.saturating_add(len);
+            let r = ContentRange { start, end, total };
+            let parsed = ContentRange::parse(&r.to_string());
+            let valid = total.is_none_or(|t| end < t);
+            prop_assert_eq!(parsed, valid.then_some(r));
+        }
+
+        #[test]
+        fn content_range_never_panics(s in ".{0,40}") {
+            if let Some(r) = ContentRange::parse(&s) {
+                prop_assert!(r.start <= r.end);
+                prop_assert!(r.total.is_none_or(|t| r.end < t));
+            }
+        }
     }
 }

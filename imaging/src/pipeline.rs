@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, info_span, warn};
 
+use crate::bmap::{Bmap, BmapError, RangeChecker};
 use crate::buffer::{Block, Pool, PoolBuf};
 use crate::checksum::{Checksum, Hasher};
 use crate::error::{Error, Result, Stage};
 use crate::format::Format;
-use crate::qcow2::{ClusterMap, Header, Limits};
+use crate::qcow2::{ClusterMap, Header, Limits, Piece};
 use crate::source::Source;
 use crate::target::Target;
 
@@ -142,6 +143,8 @@ pub struct Summary {
     pub checksum: Option<Checksum>,
     /// Whether the target was read back and matched.
     pub verified: bool,
+    /// Mapped ranges whose SHA-256 from the [`bmap`](WriteOptionsBuilder::bmap) matched.
+    pub bmap_ranges_checked: u64,
     /// Wall time, including fsync and verification.
     pub elapsed: Duration,
 }
@@ -167,6 +170,7 @@ pub struct WriteOptions {
     progress_interval: Duration,
     cancel: Option<CancelToken>,
     xz_threads: u32,
+    bmap: Option<Arc<Bmap>>,
 }
 
 impl std::fmt::Debug for WriteOptions {
@@ -180,6 +184,7 @@ impl std::fmt::Debug for WriteOptions {
             .field("buffers", &self.buffers)
             .field("limits", &self.limits)
             .field("progress", &self.progress.is_some())
+            .field("bmap_ranges", &self.bmap.as_ref().map(|b| b.ranges().len()))
             .finish_non_exhaustive()
     }
 }
@@ -233,6 +238,7 @@ impl Default for WriteOptionsBuilder {
                     .map(|n| n.get() as u32)
                     .unwrap_or(1)
                     .min(8),
+                bmap: None,
             },
         }
     }
@@ -322,6 +328,18 @@ impl WriteOptionsBuilder {
         self
     }
 
+    /// Writes only the ranges this block map lists as mapped, checking each against its
+    /// SHA-256 as it streams past (what `bmaptool copy` does; see [`crate::bmap`]). A local raw
+    /// image has only those ranges read. The image must be raw (or a compressed stream of
+    /// one) of exactly the bmap's size. Unmapped ranges are skipped on targets that read back
+    /// zeros and written as zeros on others. A whole-image [`checksum`](Self::checksum) can be
+    /// given as well: unmapped ranges that were not read are hashed as zeros, so an image
+    /// whose unmapped ranges are not zeros fails it.
+    pub fn bmap(mut self, bmap: Bmap) -> Self {
+        self.opts.bmap = Some(Arc::new(bmap));
+        self
+    }
+
     /// Checks and returns the options.
     pub fn build(self) -> Result<WriteOptions> {
         let o = &self.opts;
@@ -342,11 +360,25 @@ enum Op {
     Zeros { offset: u64, len: u64 },
 }
 
+/// What the hasher hashes, in source order.
+enum HashItem {
+    Data(Block),
+    /// A hole of the source that was not read: this many zero bytes.
+    Zeros(u64),
+}
+
+/// Zeros to hash for holes and to write for zero runs.
+static ZEROS: [u8; 1 << 20] = [0u8; 1 << 20];
+
+/// Bytes written between two early write-back requests.
+const WRITEBACK_STEP: u64 = 32 << 20;
+
 #[derive(Default)]
 struct Counters {
     bytes_in: AtomicU64,
     written: AtomicU64,
     skipped: AtomicU64,
+    bmap_checked: AtomicU64,
 }
 
 /// Shared state of one run.
@@ -357,6 +389,8 @@ struct Ctx<'a> {
     start: Instant,
     source_size: Option<u64>,
     image_size: Option<u64>,
+    /// Zero runs may be left unwritten (the target reads back zeros there).
+    skip_zeros: bool,
 }
 
 impl Ctx<'_> {
@@ -429,7 +463,10 @@ where
     let source_size = source.size();
 
     // The first buffer decides the format.
-    let mut in_pool = Pool::new(options.buffer_size, options.buffers);
+    // Room for the qcow2 decoder's window: a compressed cluster (at most 2 × 2 MiB) may
+    // span several input buffers, which it holds while the next ones are read.
+    let window = (4usize << 20).div_ceil(options.buffer_size) + 2;
+    let mut in_pool = Pool::new(options.buffer_size, options.buffers + window);
     let mut first = in_pool.get().ok_or(Error::Internal("buffer pool"))?;
     let n = fill(source, first.space()).map_err(|e| Error::io(Stage::ReadSource, Some(0), e))?;
     first.set_len(n);
@@ -460,6 +497,25 @@ where
         Format::Raw => source_size,
         _ => None,
     };
+    let bmap = options.bmap.as_deref();
+    let image_size = match bmap {
+        Some(_) if format == Format::Qcow2 => {
+            return Err(Error::Unsupported(
+                "a bmap describes a raw image, not a qcow2 one".into(),
+            ));
+        }
+        Some(b) => match image_size {
+            Some(size) if size != b.image_size() => {
+                return Err(BmapError::ImageSize {
+                    expected: b.image_size(),
+                    actual: size,
+                }
+                .into());
+            }
+            _ => Some(b.image_size()),
+        },
+        None => image_size,
+    };
 
     if let (Some(size), Some(cap)) = (image_size, target.capacity()) {
         if size > cap {
@@ -475,10 +531,10 @@ where
         .map_err(|e| Error::io(Stage::OpenTarget, None, e))?;
     let skip_zeros = options.sparse && reads_zero;
     let capacity = target.capacity();
-    // A local sparse raw image without a checksum to compute: its holes need not be read.
+    // A local raw image: its holes (or with a bmap, its unmapped ranges) need not be read (a
+    // checksum hashes zeros for them).
     let skip_holes = format == Format::Raw
-        && options.checksum.is_none()
-        && skip_zeros
+        && (skip_zeros || bmap.is_some())
         && source.is_seekable()
         && source_size.is_some();
 
@@ -489,6 +545,7 @@ where
         start,
         source_size,
         image_size,
+        skip_zeros,
     };
 
     let target_for_writer = &mut *target;
@@ -498,7 +555,7 @@ where
         let (dec_tx, dec_rx) = sync_channel::<(u64, Block)>(options.buffers);
         let (hash_tx, hash_rx) = match &options.checksum {
             Some(_) => {
-                let (t, r) = sync_channel::<Block>(options.buffers);
+                let (t, r) = sync_channel::<HashItem>(options.buffers);
                 (Some(t), Some(r))
             }
             None => (None, None),
@@ -516,16 +573,54 @@ where
             s.spawn(move || {
                 let _e = hash_span.enter();
                 let mut h = Hasher::new(algorithm);
-                for block in rx {
-                    h.update(block.data());
+                let mut busy = Duration::ZERO;
+                for item in rx {
+                    let t = Instant::now();
+                    match item {
+                        HashItem::Data(block) => h.update(block.data()),
+                        HashItem::Zeros(mut n) => {
+                            // Holes not read: their zeros, from one static buffer.
+                            while n > 0 {
+                                let k = n.min(ZEROS.len() as u64) as usize;
+                                h.update(&ZEROS[..k]);
+                                n -= k as u64;
+                            }
+                        }
+                    }
+                    busy += t.elapsed();
                 }
+                // Where the time goes: a hasher busy for less than the pipeline's time waited
+                // for input.
+                debug!(
+                    busy_ms = busy.as_millis() as u64,
+                    done_ms = start.elapsed().as_millis() as u64,
+                    "hash done"
+                );
                 h.finish()
             })
         });
+        // Early write-back of what was written, so that the final fsync has little left.
+        let (wb_tx, flusher) = match target.writeback_handle() {
+            Some(file) => {
+                let (tx, rx) = sync_channel::<(u64, u64)>(4);
+                let f = s.spawn(move || {
+                    for (lo, hi) in rx {
+                        let len = std::num::NonZeroU64::new(hi.saturating_sub(lo));
+                        if len.is_some() {
+                            // Starts write-back of the range (and drops its clean pages).
+                            let _ =
+                                rustix::fs::fadvise(&file, lo, len, rustix::fs::Advice::DontNeed);
+                        }
+                    }
+                });
+                (Some(tx), Some(f))
+            }
+            None => (None, None),
+        };
         let writer_span = info_span!(parent: &span, "write");
         let writer = s.spawn(move || {
             let _e = writer_span.enter();
-            let r = writer_loop(target, op_rx, skip_zeros, ctx);
+            let r = writer_loop(target, op_rx, skip_zeros, wb_tx, ctx);
             if r.is_err() {
                 ctx.abort.store(true, Ordering::Relaxed);
             }
@@ -544,6 +639,9 @@ where
         let input = input.join().unwrap_or(Err(Error::Internal("input")));
         let digest = hasher.map(|h| h.join().map_err(|_| Error::Internal("hash")));
         let writer = writer.join().unwrap_or(Err(Error::Internal("writer")));
+        if let Some(f) = flusher {
+            let _ = f.join();
+        }
 
         // The root cause first: the source, then the target, then the decoder.
         let mut errors = [input.err(), None, None];
@@ -626,6 +724,7 @@ where
         bytes_skipped: p.bytes_skipped,
         checksum: digest,
         verified,
+        bmap_ranges_checked: ctx.counters.bmap_checked.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
     };
     info!(
@@ -702,12 +801,13 @@ fn input_loop<S: Source + ?Sized>(
     mut pool: Pool,
     first: Option<PoolBuf>,
     dec_tx: SyncSender<(u64, Block)>,
-    hash_tx: Option<SyncSender<Block>>,
+    hash_tx: Option<SyncSender<HashItem>>,
     skip_holes: bool,
     ctx: &Ctx<'_>,
 ) -> Result<()> {
+    let bmap = ctx.opts.bmap.as_deref();
     if skip_holes {
-        return input_data_ranges(source, pool, first, dec_tx, ctx);
+        return input_data_ranges(source, pool, first, dec_tx, hash_tx, bmap, ctx);
     }
     let mut dec_tx = Some(dec_tx);
     let mut offset = 0u64;
@@ -752,7 +852,7 @@ fn input_loop<S: Source + ?Sized>(
         ctx.counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
         let block = buf.freeze();
         if let Some(tx) = &hash_tx {
-            tx.send(block.clone())
+            tx.send(HashItem::Data(block.clone()))
                 .map_err(|_| Error::Internal("hash"))?;
         }
         if let Some(tx) = &dec_tx {
@@ -768,26 +868,41 @@ fn input_loop<S: Source + ?Sized>(
     }
 }
 
-/// Reads only the data ranges of a sparse seekable source (SEEK_DATA), sending each block
-/// with its offset; the holes are never read.
+/// Reads only the data ranges of a sparse seekable source (SEEK_DATA, or the mapped ranges of
+/// a bmap), sending each block with its offset; the holes are never read (the hasher, if any,
+/// hashes zeros for them).
 fn input_data_ranges<S: Source + ?Sized>(
     source: &mut S,
     mut pool: Pool,
     first: Option<PoolBuf>,
     dec_tx: SyncSender<(u64, Block)>,
+    hash_tx: Option<SyncSender<HashItem>>,
+    bmap: Option<&Bmap>,
     ctx: &Ctx<'_>,
 ) -> Result<()> {
     let size = source.size().unwrap_or(0);
     let mut pos = 0u64;
-    let send = |at: u64, buf: PoolBuf| -> bool {
+    let send = |at: u64, buf: PoolBuf| -> Result<bool> {
         ctx.counters
             .bytes_in
             .fetch_add(buf.len() as u64, Ordering::Relaxed);
-        dec_tx.send((at, buf.freeze())).is_ok()
+        let block = buf.freeze();
+        if let Some(tx) = &hash_tx {
+            tx.send(HashItem::Data(block.clone()))
+                .map_err(|_| Error::Internal("hash"))?;
+        }
+        Ok(dec_tx.send((at, block)).is_ok())
+    };
+    let zeros = |n: u64| -> Result<()> {
+        if let (Some(tx), true) = (&hash_tx, n > 0) {
+            tx.send(HashItem::Zeros(n))
+                .map_err(|_| Error::Internal("hash"))?;
+        }
+        Ok(())
     };
     if let Some(first) = first {
         pos = first.len() as u64;
-        if first.len() > 0 && !send(0, first) {
+        if first.len() > 0 && !send(0, first)? {
             return Ok(());
         }
     }
@@ -798,25 +913,35 @@ fn input_data_ranges<S: Source + ?Sized>(
         if ctx.abort.load(Ordering::Relaxed) {
             return Ok(());
         }
-        // Holes are never read nor written: count them as skipped.
-        let hole = |to: u64| {
-            ctx.counters
-                .skipped
-                .fetch_add(to.saturating_sub(pos), Ordering::Relaxed);
+        // Holes are never read nor written: count them as skipped (with a bmap, the decoder
+        // accounts for unmapped ranges).
+        let hole = |to: u64| -> Result<()> {
+            let n = to.saturating_sub(pos);
+            if bmap.is_none() {
+                ctx.counters.skipped.fetch_add(n, Ordering::Relaxed);
+            }
+            zeros(n)
         };
-        let Some((start, end)) = source
-            .next_data(pos)
-            .map_err(|e| Error::io(Stage::SeekSource, Some(pos), e))?
-        else {
-            hole(size);
-            return Ok(());
+        let next = match bmap {
+            Some(b) => Some(b.next_mapped(pos).unwrap_or((size, size))),
+            None => source
+                .next_data(pos)
+                .map_err(|e| Error::io(Stage::SeekSource, Some(pos), e))?,
+        };
+        let Some((start, end)) = next else {
+            return hole(size);
         };
         let (start, end) = (start.max(pos), end.min(size));
         if start >= end {
-            hole(size);
-            return Ok(());
+            return hole(size);
         }
-        hole(start);
+        // A short gap costs less to read through than to seek over (HTTP).
+        let start = if start - pos < source.min_skip() {
+            pos
+        } else {
+            start
+        };
+        hole(start)?;
         source
             .seek_to(start)
             .map_err(|e| Error::io(Stage::SeekSource, Some(start), e))?;
@@ -837,7 +962,7 @@ fn input_data_ranges<S: Source + ?Sized>(
                 ));
             }
             buf.set_len(n);
-            if !send(pos, buf) {
+            if !send(pos, buf)? {
                 return Ok(());
             }
             pos += n as u64;
@@ -1000,6 +1125,8 @@ fn decode(
     capacity: Option<u64>,
     ctx: &Ctx<'_>,
 ) -> Result<u64> {
+    let bmap = ctx.opts.bmap.as_deref();
+    let skip_zeros = ctx.skip_zeros;
     let check_fits = |offset: u64, len: usize| -> Result<()> {
         match capacity {
             Some(cap) if offset + len as u64 > cap => Err(Error::TooLarge {
@@ -1014,7 +1141,9 @@ fn decode(
         Format::Qcow2 => {
             let map = map.ok_or(Error::Internal("qcow2 map"))?;
             let size = map.header().size;
-            if !ctx.opts.sparse {
+            if !skip_zeros {
+                // The target does not read back zeros where nothing is written (or a dense
+                // write was asked for): holes are written as zeros.
                 for (offset, len) in map.holes() {
                     tx.send(Op::Zeros { offset, len }).map_err(|_| stopped())?;
                 }
@@ -1028,22 +1157,39 @@ fn decode(
                 tx: &tx,
                 cur: None,
             };
-            let reader = ChannelReader::new(rx);
-            map.stream(reader, |guest, data| {
+            // Uncompressed clusters go to the writer as parts of the input buffers (no copy);
+            // decoded clusters are gathered into output buffers.
+            let next = || Ok(rx.recv().ok().map(|(_, block)| block));
+            map.stream_chunks(next, |guest, piece| {
                 if ctx.cancelled() {
                     return Err(stopped());
                 }
-                batcher.emit(guest, data)
+                match piece {
+                    Piece::Shared { chunk, start, len } => tx
+                        .send(Op::Data {
+                            offset: guest,
+                            block: chunk.slice(start, len),
+                        })
+                        .map_err(|_| stopped()),
+                    Piece::Decoded(data) => batcher.emit(guest, data),
+                }
             })?;
             batcher.flush()?;
             Ok(size)
         }
         Format::Raw => {
+            let mut filter = bmap.map(|b| BmapFilter::new(b, skip_zeros));
             let mut end = 0u64;
             for (offset, block) in rx {
                 check_fits(offset, block.len())?;
                 end = end.max(offset + block.len() as u64);
-                tx.send(Op::Data { offset, block }).map_err(|_| stopped())?;
+                match &mut filter {
+                    Some(f) => f.send(&tx, offset, &block, ctx)?,
+                    None => tx.send(Op::Data { offset, block }).map_err(|_| stopped())?,
+                }
+            }
+            if let Some(f) = filter {
+                end = f.finish(&tx, ctx)?;
             }
             Ok(end)
         }
@@ -1072,6 +1218,7 @@ fn decode(
                 }),
                 _ => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
             };
+            let mut filter = bmap.map(|b| BmapFilter::new(b, skip_zeros));
             let mut offset = 0u64;
             loop {
                 if ctx.cancelled() {
@@ -1095,36 +1242,133 @@ fn decode(
                     )));
                 }
                 check_fits(offset, n)?;
-                tx.send(Op::Data {
-                    offset,
-                    block: buf.freeze(),
-                })
-                .map_err(|_| stopped())?;
+                let block = buf.freeze();
+                match &mut filter {
+                    Some(f) => f.send(&tx, offset, &block, ctx)?,
+                    None => tx.send(Op::Data { offset, block }).map_err(|_| stopped())?,
+                }
                 offset += n as u64;
+            }
+            if let Some(f) = filter {
+                if offset != f.size() {
+                    return Err(BmapError::ImageSize {
+                        expected: f.size(),
+                        actual: offset,
+                    }
+                    .into());
+                }
+                f.finish(&tx, ctx)?;
             }
             Ok(offset)
         }
     }
 }
 
+/// With a bmap: passes on only the mapped parts of the decoded image, each range checked
+/// against its checksum; unmapped ranges are skipped (a target that reads back zeros) or
+/// written as zeros.
+struct BmapFilter<'a> {
+    checker: RangeChecker<'a>,
+    size: u64,
+    /// Image bytes accounted for (sent or skipped).
+    covered: u64,
+    skip_zeros: bool,
+}
+
+impl<'a> BmapFilter<'a> {
+    fn new(bmap: &'a Bmap, skip_zeros: bool) -> Self {
+        BmapFilter {
+            checker: RangeChecker::new(bmap),
+            size: bmap.image_size(),
+            covered: 0,
+            skip_zeros,
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn gap(&mut self, tx: &SyncSender<Op>, to: u64, ctx: &Ctx<'_>) -> Result<()> {
+        if to > self.covered {
+            let len = to - self.covered;
+            if self.skip_zeros {
+                ctx.counters.skipped.fetch_add(len, Ordering::Relaxed);
+            } else {
+                tx.send(Op::Zeros {
+                    offset: self.covered,
+                    len,
+                })
+                .map_err(|_| stopped())?;
+            }
+            self.covered = to;
+        }
+        Ok(())
+    }
+
+    fn send(
+        &mut self,
+        tx: &SyncSender<Op>,
+        offset: u64,
+        block: &Block,
+        ctx: &Ctx<'_>,
+    ) -> Result<()> {
+        for (s, e) in self.checker.feed(offset, block.data())? {
+            self.gap(tx, offset + s as u64, ctx)?;
+            tx.send(Op::Data {
+                offset: offset + s as u64,
+                block: block.slice(s, e - s),
+            })
+            .map_err(|_| stopped())?;
+            self.covered = offset + e as u64;
+        }
+        ctx.counters
+            .bmap_checked
+            .store(self.checker.checked, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Every range seen and checked; the rest of the image accounted for. Returns the size.
+    fn finish(mut self, tx: &SyncSender<Op>, ctx: &Ctx<'_>) -> Result<u64> {
+        self.checker.finish()?;
+        let size = self.size;
+        self.gap(tx, size, ctx)?;
+        Ok(size)
+    }
+}
+
 /// What the writer wrote, for the read-back verification: `(offset, len, crc32)`.
 type Records = Vec<(u64, u64, u32)>;
 
-fn is_zero(b: &[u8]) -> bool {
-    b.iter().fold(0u8, |acc, &x| acc | x) == 0
+/// Whether `b` is all zeros: a comparison with static zeros (an optimised `memcmp` that stops
+/// at the first non-zero byte, which data blocks have early).
+fn is_zero(mut b: &[u8]) -> bool {
+    while !b.is_empty() {
+        let n = b.len().min(ZEROS.len());
+        if b[..n] != ZEROS[..n] {
+            return false;
+        }
+        b = &b[n..];
+    }
+    true
 }
 
 fn writer_loop<T: Target + ?Sized>(
     target: &mut T,
     rx: Receiver<Op>,
     skip_zeros: bool,
+    writeback: Option<SyncSender<(u64, u64)>>,
     ctx: &Ctx<'_>,
 ) -> Result<Records> {
     let capacity = target.capacity();
     let verify = ctx.opts.verify;
     let mut records = Records::new();
     let mut last_report = Instant::now();
-    let zeros = vec![0u8; ctx.opts.buffer_size];
+    let zeros = &ZEROS[..];
+    let mut head_checked = false;
+    // The range written since the last early write-back request.
+    let mut dirty: Option<(u64, u64)> = None;
+    let mut dirty_bytes = 0u64;
     // Every write is recorded (offset, length, CRC-32) for the read-back verification.
     let mut write = |target: &mut T, offset: u64, data: &[u8]| -> Result<()> {
         if verify {
@@ -1138,9 +1382,27 @@ fn writer_loop<T: Target + ?Sized>(
         ctx.counters
             .written
             .fetch_add(data.len() as u64, Ordering::Relaxed);
+        if let Some(tx) = &writeback {
+            let end = offset + data.len() as u64;
+            let (lo, hi) = dirty.get_or_insert((offset, end));
+            *lo = (*lo).min(offset);
+            *hi = (*hi).max(end);
+            dirty_bytes += data.len() as u64;
+            if dirty_bytes >= WRITEBACK_STEP {
+                if let Some(range) = dirty.take() {
+                    // Never blocks the writer: a busy flusher just gets a larger range later.
+                    if tx.try_send(range).is_err() {
+                        dirty = Some(range);
+                    }
+                }
+                dirty_bytes = 0;
+            }
+        }
         Ok(())
     };
+    let mut busy = Duration::ZERO;
     for op in rx {
+        let t = Instant::now();
         if ctx.opts.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
             return Err(Error::Cancelled);
         }
@@ -1162,6 +1424,10 @@ fn writer_loop<T: Target + ?Sized>(
         match op {
             Op::Data { offset, block } => {
                 let data = block.data();
+                if offset == 0 && !head_checked {
+                    head_checked = true;
+                    target.check_image_head(data)?;
+                }
                 if skip_zeros {
                     // One write per run of non-zero blocks; blocks are aligned to the
                     // target's offsets so that holes match filesystem blocks.
@@ -1206,7 +1472,13 @@ fn writer_loop<T: Target + ?Sized>(
             last_report = Instant::now();
             ctx.report(Phase::Writing);
         }
+        busy += t.elapsed();
     }
+    debug!(
+        busy_ms = busy.as_millis() as u64,
+        done_ms = ctx.start.elapsed().as_millis() as u64,
+        "writer done"
+    );
     Ok(records)
 }
 

@@ -11,9 +11,10 @@
 //!    are refused. The result is a list of [`Extent`]s (runs of allocated clusters), sorted by
 //!    their offset in the file and bounded by [`Limits::max_map_entries`].
 //! 2. **Data**: the file is read once from the start, in order, and each extent is decoded as
-//!    the stream reaches it (normal clusters copied, compressed clusters inflated with zlib or
-//!    zstd into exactly one cluster, never more). Zero and unallocated clusters produce
-//!    nothing: the writer leaves them as holes or writes zeros.
+//!    the stream reaches it (normal clusters passed on as parts of the buffers read, without a
+//!    copy; compressed clusters inflated with zlib or zstd into exactly one cluster, never
+//!    more). Zero and unallocated clusters produce nothing: the writer leaves them as holes or
+//!    writes zeros.
 //!
 //! Because pass 2 is a forward-only stream of the whole file, the checksum of the file as
 //! downloaded comes for free, and an HTTP source needs only ranged reads for pass 1 and one
@@ -623,27 +624,196 @@ impl ClusterMap {
     /// anything else is an error, so output is bounded by the virtual size.
     pub fn stream<R: Read>(
         &self,
-        reader: R,
+        mut reader: R,
         mut emit: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
+        let chunk = (MAX_EXTENT as usize).max(2 * self.header.cluster_size() as usize);
+        let mut pos = 0u64;
+        let next = || -> Result<Option<std::rc::Rc<[u8]>>> {
+            let mut buf = vec![0u8; chunk];
+            let mut n = 0;
+            while n < chunk {
+                match reader.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(Error::io(
+                            crate::error::Stage::ReadSource,
+                            Some(pos + n as u64),
+                            e,
+                        ));
+                    }
+                }
+            }
+            pos += n as u64;
+            buf.truncate(n);
+            Ok((n > 0).then(|| buf.into()))
+        };
+        self.stream_chunks(next, |guest, piece| match piece {
+            Piece::Shared { chunk, start, len } => emit(guest, &chunk[start..start + len]),
+            Piece::Decoded(data) => emit(guest, data),
+        })
+    }
+
+    /// The streaming core: `next` yields the file's bytes from offset 0 in chunks (any sizes);
+    /// `emit` gets each allocated run, in file order, either as a part of an input chunk
+    /// (uncompressed clusters: no copy) or as decoded bytes. Chunks are held only while a
+    /// range still needs them: at most the chunks spanning one compressed cluster (up to
+    /// 2 × the cluster size) plus one.
+    pub(crate) fn stream_chunks<C: AsRef<[u8]>>(
+        &self,
+        next: impl FnMut() -> Result<Option<C>>,
+        mut emit: impl FnMut(u64, Piece<'_, C>) -> Result<()>,
+    ) -> Result<()> {
         let cs = self.header.cluster_size() as usize;
-        let mut input = HostStream::new(reader, MAX_EXTENT as usize + 2 * cs);
+        let mut win = ChunkWindow::new(next);
         let mut decoder = ClusterDecoder::new(self.header.compression, cs)?;
+        let mut scratch = Vec::new();
         for e in &self.extents {
-            let want = e.len as usize;
-            let data = input.range(e.host, want)?;
             if e.compressed {
                 let out_len = (self.header.size - e.guest).min(cs as u64) as usize;
-                let out = decoder.decode(data, e.guest)?;
-                emit(e.guest, &out[..out_len])?;
-            } else {
-                if data.len() < want {
+                let input = win.contiguous(e.host, e.len as usize, &mut scratch)?;
+                let out = decoder.decode(input, e.guest)?;
+                emit(e.guest, Piece::Decoded(&out[..out_len]))?;
+                continue;
+            }
+            // Uncompressed: part by part, as the chunks hold it.
+            let (mut host, mut guest) = (e.host, e.guest);
+            let end = e.host + u64::from(e.len);
+            while host < end {
+                let Some((chunk, start, len)) = win.part(host, end - host)? else {
                     return Err(Qcow2Error::TruncatedCluster { offset: e.host }.into());
-                }
-                emit(e.guest, data)?;
+                };
+                emit(guest, Piece::Shared { chunk, start, len })?;
+                host += len as u64;
+                guest += len as u64;
             }
         }
         Ok(())
+    }
+}
+
+/// Output of [`ClusterMap::stream_chunks`].
+pub(crate) enum Piece<'a, C> {
+    /// `chunk[start..start + len]` holds guest data as it is in the file.
+    Shared {
+        chunk: &'a C,
+        start: usize,
+        len: usize,
+    },
+    /// A decoded compressed cluster.
+    Decoded(&'a [u8]),
+}
+
+/// A forward-only window over the file read as chunks: ranges must be asked for in
+/// non-decreasing start order (they may overlap, as compressed clusters sharing a sector
+/// do), which the host-sorted extents guarantee. Chunks wholly before the last range asked
+/// for are released.
+struct ChunkWindow<C, F> {
+    next: F,
+    /// `(file offset, chunk)`, contiguous.
+    chunks: std::collections::VecDeque<(u64, C)>,
+    /// File offset after the last chunk read.
+    end: u64,
+    /// Start of the last range asked for.
+    pos: u64,
+    eof: bool,
+}
+
+impl<C: AsRef<[u8]>, F: FnMut() -> Result<Option<C>>> ChunkWindow<C, F> {
+    fn new(next: F) -> Self {
+        ChunkWindow {
+            next,
+            chunks: std::collections::VecDeque::new(),
+            end: 0,
+            pos: 0,
+            eof: false,
+        }
+    }
+
+    /// Releases chunks before `off` and reads until `until` is covered (or the file ends).
+    fn advance(&mut self, off: u64, until: u64) -> Result<()> {
+        if off < self.pos {
+            // Cannot happen with sorted extents; refuse rather than rewind.
+            return Err(Qcow2Error::OutOfFile {
+                what: "extent behind the stream position",
+                offset: off,
+                len: until - off,
+                file_len: self.pos,
+            }
+            .into());
+        }
+        self.pos = off;
+        while let Some((at, c)) = self.chunks.front() {
+            if at + c.as_ref().len() as u64 <= off {
+                self.chunks.pop_front();
+            } else {
+                break;
+            }
+        }
+        while self.end < until && !self.eof {
+            match (self.next)()? {
+                Some(c) => {
+                    let len = c.as_ref().len() as u64;
+                    if self.end + len > off {
+                        self.chunks.push_back((self.end, c));
+                    }
+                    self.end += len;
+                }
+                None => self.eof = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// The longest part of `[off, off + max)` inside one chunk, as `(chunk, start, len)`;
+    /// `None` if the file ends before `off`.
+    fn part(&mut self, off: u64, max: u64) -> Result<Option<(&C, usize, usize)>> {
+        self.advance(off, off + 1)?;
+        let found = self
+            .chunks
+            .iter()
+            .find(|(at, c)| *at <= off && off < at + c.as_ref().len() as u64);
+        Ok(found.map(|(at, c)| {
+            let start = (off - at) as usize;
+            let len = (c.as_ref().len() - start).min(max.min(usize::MAX as u64) as usize);
+            (c, start, len)
+        }))
+    }
+
+    /// Bytes `[off, off + len)` as one slice (copied into `scratch` when they span chunks);
+    /// fewer if the file ends first.
+    fn contiguous<'s>(
+        &'s mut self,
+        off: u64,
+        len: usize,
+        scratch: &'s mut Vec<u8>,
+    ) -> Result<&'s [u8]> {
+        let until = off.saturating_add(len as u64);
+        self.advance(off, until)?;
+        let mut parts = self
+            .chunks
+            .iter()
+            .filter(|(at, c)| *at < until && off < at + c.as_ref().len() as u64)
+            .map(|(at, c)| {
+                let c = c.as_ref();
+                let s = off.saturating_sub(*at) as usize;
+                let e = ((until - at) as usize).min(c.len());
+                &c[s..e]
+            });
+        let Some(first) = parts.next() else {
+            return Ok(&[]);
+        };
+        if first.len() == len {
+            return Ok(first);
+        }
+        scratch.clear();
+        scratch.extend_from_slice(first);
+        for p in parts {
+            scratch.extend_from_slice(p);
+        }
+        Ok(&scratch[..])
     }
 }
 
@@ -668,97 +838,6 @@ fn check_in_file(what: &'static str, offset: u64, len: u64, file_len: u64) -> Re
             file_len,
         }
         .into()),
-    }
-}
-
-/// A forward-only window over the file: ranges must be asked for in non-decreasing start
-/// order (they may overlap), which the host-sorted extents guarantee.
-struct HostStream<R> {
-    reader: R,
-    /// File offset of `win[lo]`.
-    pos: u64,
-    win: Vec<u8>,
-    lo: usize,
-    hi: usize,
-    eof: bool,
-}
-
-impl<R: Read> HostStream<R> {
-    fn new(reader: R, cap: usize) -> Self {
-        HostStream {
-            reader,
-            pos: 0,
-            win: vec![0u8; cap],
-            lo: 0,
-            hi: 0,
-            eof: false,
-        }
-    }
-
-    fn fill(&mut self) -> Result<usize> {
-        loop {
-            match self.reader.read(&mut self.win[self.hi..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(0);
-                }
-                Ok(n) => {
-                    self.hi += n;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(Error::io(
-                        crate::error::Stage::ReadSource,
-                        Some(self.pos + (self.hi - self.lo) as u64),
-                        e,
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Bytes `[off, off + len)` of the file, fewer if the file ends first.
-    fn range(&mut self, off: u64, len: usize) -> Result<&[u8]> {
-        let len = len.min(self.win.len());
-        if off < self.pos {
-            // Cannot happen with sorted extents; refuse rather than rewind.
-            return Err(Qcow2Error::OutOfFile {
-                what: "extent behind the stream position",
-                offset: off,
-                len: len as u64,
-                file_len: self.pos,
-            }
-            .into());
-        }
-        // Skip to `off`.
-        let mut skip = off - self.pos;
-        while skip > 0 {
-            let avail = (self.hi - self.lo) as u64;
-            if skip <= avail {
-                self.lo += skip as usize;
-                self.pos += skip;
-                break;
-            }
-            self.pos += avail;
-            skip -= avail;
-            self.lo = 0;
-            self.hi = 0;
-            if self.eof || self.fill()? == 0 {
-                return Ok(&[]);
-            }
-        }
-        // Make room and read until the range is in the window.
-        if self.lo + len > self.win.len() {
-            self.win.copy_within(self.lo..self.hi, 0);
-            self.hi -= self.lo;
-            self.lo = 0;
-        }
-        while self.hi - self.lo < len && !self.eof {
-            self.fill()?;
-        }
-        let end = self.hi.min(self.lo + len);
-        Ok(&self.win[self.lo..end])
     }
 }
 
@@ -991,15 +1070,32 @@ mod tests {
     }
 
     #[test]
-    fn host_stream_overlaps_and_skips() {
+    fn chunk_window_overlaps_and_skips() {
         let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
-        let mut s = HostStream::new(&data[..], 4096);
-        assert_eq!(s.range(10, 5).unwrap(), &data[10..15]);
-        assert_eq!(s.range(12, 100).unwrap(), &data[12..112]);
-        assert_eq!(s.range(5000, 4096).unwrap(), &data[5000..9096]);
-        assert_eq!(s.range(9000, 2000).unwrap(), &data[9000..]);
-        assert!(s.range(100, 1).is_err());
-        assert!(s.range(20_000, 10).unwrap().is_empty());
+        let mut chunks = data.chunks(1000).map(|c| c.to_vec());
+        let mut w = ChunkWindow::new(|| Ok(chunks.next()));
+        let mut scratch = Vec::new();
+        assert_eq!(w.contiguous(10, 5, &mut scratch).unwrap(), &data[10..15]);
+        // spans two chunks: copied
+        assert_eq!(
+            w.contiguous(12, 1500, &mut scratch).unwrap(),
+            &data[12..1512]
+        );
+        let (c, start, len) = w.part(1990, 100).unwrap().unwrap();
+        assert_eq!((&c[start..start + len], len), (&data[1990..2000], 10));
+        assert_eq!(
+            w.contiguous(5000, 4096, &mut scratch).unwrap(),
+            &data[5000..9096]
+        );
+        assert_eq!(
+            w.contiguous(9000, 2000, &mut scratch).unwrap(),
+            &data[9000..]
+        );
+        assert!(w.contiguous(100, 1, &mut scratch).is_err()); // behind
+        assert!(w.contiguous(20_000, 10, &mut scratch).unwrap().is_empty());
+        assert!(w.part(20_000, 10).unwrap().is_none());
+        // chunks wholly behind the position are released
+        assert!(w.chunks.is_empty());
     }
 
     #[test]

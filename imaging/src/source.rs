@@ -58,6 +58,14 @@ pub trait Source: Send {
         Ok(Some((offset, u64::MAX)))
     }
 
+    /// The shortest gap worth a [`Source::seek_to`] when only some ranges are wanted (the data
+    /// extents of a sparse image, the mapped ranges of a bmap): shorter gaps are read through.
+    /// The default, 0, is for sources where seeking is free; an HTTP source pays a new request
+    /// for every seek.
+    fn min_skip(&self) -> u64 {
+        0
+    }
+
     /// Reads exactly `buf.len()` bytes at `offset` (leaves the position after them).
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.seek_to(offset)
@@ -100,6 +108,9 @@ impl<S: Source + ?Sized> Source for &mut S {
     fn next_data(&mut self, offset: u64) -> io::Result<Option<(u64, u64)>> {
         (**self).next_data(offset)
     }
+    fn min_skip(&self) -> u64 {
+        (**self).min_skip()
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -120,6 +131,9 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn next_data(&mut self, offset: u64) -> io::Result<Option<(u64, u64)>> {
         (**self).next_data(offset)
+    }
+    fn min_skip(&self) -> u64 {
+        (**self).min_skip()
     }
 }
 

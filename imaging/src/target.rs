@@ -44,6 +44,22 @@ pub trait Target: Send {
         Ok(Some((offset, u64::MAX)))
     }
 
+    /// Called once with the image's first bytes (from offset 0, as many as the first write
+    /// holds) before they are written; an error stops the write. A block device refuses a
+    /// GPT made for another logical sector size. The default accepts anything.
+    fn check_image_head(&mut self, head: &[u8]) -> crate::Result<()> {
+        let _ = head;
+        Ok(())
+    }
+
+    /// A second handle on the target's file on which the pipeline starts the write-back of
+    /// written ranges early (`posix_fadvise(DONTNEED)`, from a helper thread), so that the
+    /// final fsync has little left to do and writing to the medium overlaps reading, hashing
+    /// and decoding. `None` (the default): no early write-back.
+    fn writeback_handle(&self) -> Option<File> {
+        None
+    }
+
     /// Last step, after the flush and the optional verification: target-specific fix-ups
     /// that change what was written (a block device moves the backup GPT to its end) and
     /// flushes them. The default does nothing.
@@ -126,6 +142,10 @@ impl Target for FileTarget {
 
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.file.write_all_at(data, offset)
+    }
+
+    fn writeback_handle(&self) -> Option<File> {
+        self.file.try_clone().ok()
     }
 
     fn finish(&mut self, image_size: u64) -> io::Result<()> {

@@ -1,10 +1,15 @@
 //! Block-device targets on loop devices (losetup, as root; each test makes and detaches its
 //! own): zeros written over stale data by default, skipped after write-zeroes/discard or when
 //! the caller says the device is pre-zeroed, O_DIRECT on 512 B and 4Kn devices, images larger
-//! than the device refused before writing, and the backup GPT moved to the disk's end
-//! (checked with `sgdisk -v` and `sfdisk --verify`).
+//! than the device refused before writing, the backup GPT moved to the disk's end
+//! (checked with `sgdisk -v` and `sfdisk --verify`), a GPT for 512-byte sectors refused on a
+//! 4Kn device, the partition table re-read after the write, and devices in use refused:
+//! mounted (`mkfs.ext4` + `mount`) or used as swap (`mkswap` + `swapon`).
 
 mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
 
 use common::{Fixture, LoopDev, output, run};
 use imaging::{
@@ -191,4 +196,119 @@ fn backup_gpt_moves_to_the_disk_end() {
         let p = output("sgdisk", &["-p", &lo.dev]);
         assert!(p.contains("EF00") && p.contains("8300"), "{p}");
     }
+}
+
+/// A copy of the fixture with a GPT for 512-byte sectors (an ESP of 4 MiB and a Linux
+/// partition over the rest), made by sgdisk.
+fn gpt_image(fx: &Fixture) -> PathBuf {
+    let img = fx.path("gpt.raw");
+    std::fs::copy(&fx.raw, &img).unwrap();
+    run(
+        "sgdisk",
+        &[
+            "-o",
+            "-n",
+            "1:2048:+4M",
+            "-t",
+            "1:ef00",
+            "-n",
+            "2:0:0",
+            "-t",
+            "2:8300",
+            img.to_str().unwrap(),
+        ],
+    );
+    img
+}
+
+#[test]
+fn gpt_for_512_byte_sectors_refused_on_4kn() {
+    let fx = Fixture::new(16 << 20, 48);
+    let img = gpt_image(&fx);
+    let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0xaa, 4096);
+    let mut t = BlockTarget::open(&lo.dev).unwrap();
+    let err = write(&fx, &img, &mut t).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::SectorSizeMismatch {
+                image_sector: 512,
+                device_sector: 4096,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("would not boot"), "{err}");
+    // the image's start was never written
+    assert_eq!(lo.read(0, 1 << 20), vec![0xaa; 1 << 20]);
+}
+
+/// Undoes what a test set up (umount, swapoff, dmsetup remove) even when it fails.
+struct Undo(&'static str, Vec<String>);
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        let _ = Command::new(self.0).args(&self.1).status();
+    }
+}
+
+fn in_use_reason(dev: &str) -> String {
+    match BlockTarget::open(dev) {
+        Err(Error::DeviceInUse { reason, .. }) => reason,
+        Err(e) => panic!("{dev}: unexpected error {e}"),
+        Ok(_) => panic!("{dev} opened while in use"),
+    }
+}
+
+#[test]
+fn partition_table_reread_after_the_write() {
+    let fx = Fixture::new(16 << 20, 49);
+    let img = gpt_image(&fx);
+    let lo = LoopDev::with_partitions(fx.dir.path(), "dev", DEV, 512);
+    let mut t = BlockTarget::open(&lo.dev).unwrap();
+    write(&fx, &img, &mut t).unwrap();
+    // BLKRRPART succeeded (with the exclusive descriptor closed first). Whether DEVp1 then
+    // appears depends on the kernel's partition parsers: this test VM's kernel has none
+    // (CONFIG_EFI_PARTITION and CONFIG_MSDOS_PARTITION unset), so only the re-read is checked.
+    assert!(t.partitions_reread());
+    // without partition scanning the device refuses BLKRRPART: the write still succeeds
+    let lo2 = LoopDev::new(fx.dir.path(), "dev2", DEV, 0, 512);
+    let mut t = BlockTarget::open(&lo2.dev).unwrap();
+    write(&fx, &img, &mut t).unwrap();
+    assert!(!t.partitions_reread());
+}
+
+#[test]
+fn devices_in_use_are_refused() {
+    let fx = Fixture::new(1 << 20, 50);
+    let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0, 512);
+    assert!(BlockTarget::open(&lo.dev).is_ok()); // not in use yet
+
+    // Mounted. (This VM's kernel has no partition parsers and no device-mapper, so the
+    // whole device is mounted and used as swap here; partitions and holders are covered by
+    // the unit tests over a made-up /sys and /proc.)
+    run("mkfs.ext4", &["-q", "-F", &lo.dev]);
+    let mnt = fx.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    run("mount", &[&lo.dev, mnt.to_str().unwrap()]);
+    let undo = Undo("umount", vec![mnt.to_str().unwrap().into()]);
+    let reason = in_use_reason(&lo.dev);
+    assert!(
+        reason.contains("is mounted on") && reason.contains("mnt"),
+        "{reason}"
+    );
+    // force skips the checks (and O_EXCL)
+    assert!(BlockTarget::builder(&lo.dev).force(true).open().is_ok());
+    drop(undo);
+
+    // Used as swap.
+    run("mkswap", &["-q", &lo.dev]);
+    run("swapon", &[&lo.dev]);
+    let undo = Undo("swapoff", vec![lo.dev.clone()]);
+    let reason = in_use_reason(&lo.dev);
+    assert!(reason.contains("is used as swap"), "{reason}");
+    drop(undo);
+
+    assert!(BlockTarget::open(&lo.dev).is_ok());
 }

@@ -471,3 +471,47 @@ fn checksum_file_url() {
         "{err}"
     );
 }
+
+/// A raw image over HTTP with a bmap (made by `bmaptool create`): gaps between mapped ranges
+/// are read through rather than costing a request each, a cut is resumed, every range is
+/// checked.
+#[test]
+fn raw_with_bmap_over_http() {
+    let fx = Fixture::new(SIZE, 37);
+    let bmap_path = fx.path("disk.bmap");
+    common::run(
+        "bmaptool",
+        &[
+            "create",
+            "-o",
+            bmap_path.to_str().unwrap(),
+            fx.raw.to_str().unwrap(),
+        ],
+    );
+    let bmap = imaging::Bmap::parse(&std::fs::read(&bmap_path).unwrap()).unwrap();
+    assert!(bmap.ranges().len() > 10);
+    let body = std::fs::read(&fx.raw).unwrap();
+    let len = body.len() as u64;
+    let server = Server::start(object(body, "v1"));
+    server.faults(&[Fault::Cut(len / 2)], 0);
+    let mut src = fast(&server.url).open().unwrap();
+    let out = fx.path("out-bmap.img");
+    let mut target = FileTarget::create(&out).unwrap();
+    let opts = WriteOptions::builder()
+        .bmap(bmap.clone())
+        .checksum(sha256_spec(&fx.raw).parse().unwrap())
+        .buffer_size(256 << 10)
+        .verify(true)
+        .build()
+        .unwrap();
+    let s = write_image(&mut src, &mut target, &opts).unwrap();
+    assert!(std::fs::read(&out).unwrap() == fx.image);
+    assert_eq!(s.bmap_ranges_checked, bmap.ranges().len() as u64);
+    assert!(src.resumes() >= 1);
+    let requests = server.st().requests;
+    assert!(
+        requests <= 4,
+        "{requests} requests for {} ranges",
+        bmap.ranges().len()
+    );
+}

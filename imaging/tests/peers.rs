@@ -94,6 +94,37 @@ fn raw_holes_are_not_read_without_a_checksum() {
 }
 
 #[test]
+fn raw_holes_are_hashed_as_zeros_not_read() {
+    let fx = Fixture::new(SIZE, 19);
+    let spec = sha256_spec(&fx.raw);
+    let opts = WriteOptions::builder()
+        .checksum(spec.parse().unwrap())
+        .buffer_size(256 << 10)
+        .build()
+        .unwrap();
+    let (out, summary) = fx.write(&fx.raw, &opts).unwrap();
+    assert!(std::fs::read(&out).unwrap() == fx.image);
+    assert_eq!(summary.checksum.unwrap().to_string(), spec);
+    // SEEK_DATA: the holes are hashed as zeros, never read
+    assert!(
+        summary.bytes_in < SIZE as u64 / 2,
+        "read {} of {SIZE}",
+        summary.bytes_in
+    );
+    // and a wrong checksum still fails, naming both values
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let opts = WriteOptions::builder()
+        .checksum(wrong.parse().unwrap())
+        .build()
+        .unwrap();
+    let err = fx.write(&fx.raw, &opts).unwrap_err().to_string();
+    assert!(
+        err.contains(&"ab".repeat(32)) && err.contains(&spec[7..]),
+        "{err}"
+    );
+}
+
+#[test]
 fn qcow2_v2() {
     let fx = Fixture::new(SIZE, 2);
     let img = fx.qcow2("v2.qcow2", &["-o", "compat=0.10"]);

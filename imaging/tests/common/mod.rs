@@ -1,5 +1,5 @@
 //! Shared helpers of the integration tests: a deterministic raw-image generator and the real
-//! tools (qemu-img, gzip, zstd, xz, bzip2) that make the fixtures. A missing tool fails the
+//! tools (qemu-img, gzip, zstd, xz, bzip2, bmaptool) that make the fixtures. A missing tool fails the
 //! test with the Debian package to install; nothing is skipped.
 #![allow(dead_code, unreachable_pub)]
 
@@ -23,6 +23,14 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("mcopy", "mtools"),
     ("mdir", "mtools"),
     ("mtype", "mtools"),
+    ("bmaptool", "bmap-tools"),
+    ("mkfs.ext4", "e2fsprogs"),
+    ("mkswap", "util-linux"),
+    ("swapon", "mount"),
+    ("swapoff", "mount"),
+    ("mount", "mount"),
+    ("umount", "mount"),
+    ("blockdev", "util-linux"),
 ];
 
 fn package_of(prog: &str) -> &'static str {
@@ -65,6 +73,16 @@ impl LoopDev {
     /// A `size`-byte backing file filled with `fill` (0: left as a hole) and a loop device
     /// with `sector`-byte logical sectors over it.
     pub fn new(dir: &Path, name: &str, size: u64, fill: u8, sector: u32) -> LoopDev {
+        Self::create(dir, name, size, fill, sector, false)
+    }
+
+    /// As [`LoopDev::new`], with partition scanning (`losetup -P`): the kernel makes
+    /// `DEVpN` devices for the partition table it finds.
+    pub fn with_partitions(dir: &Path, name: &str, size: u64, sector: u32) -> LoopDev {
+        Self::create(dir, name, size, 0, sector, true)
+    }
+
+    fn create(dir: &Path, name: &str, size: u64, fill: u8, sector: u32, partscan: bool) -> LoopDev {
         assert!(
             rustix::process::geteuid().is_root(),
             "block-device tests need root (losetup)"
@@ -85,12 +103,12 @@ impl LoopDev {
         }
         drop(f);
         let sector = sector.to_string();
-        let dev = output(
-            "losetup",
-            &["--find", "--show", "-b", &sector, backing.to_str().unwrap()],
-        )
-        .trim()
-        .to_string();
+        let mut args = vec!["--find", "--show", "-b", &sector];
+        if partscan {
+            args.push("-P");
+        }
+        args.push(backing.to_str().unwrap());
+        let dev = output("losetup", &args).trim().to_string();
         assert!(dev.starts_with("/dev/loop"), "losetup said {dev:?}");
         LoopDev { dev, backing }
     }
