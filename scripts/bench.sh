@@ -69,6 +69,8 @@ echo
 echo "== $BIG BMCs from one client process (target < 5 s wall, < 100 MB resident)"
 start_farm "$BIG" "$BIGBASE"
 $T/ipmi_fleet --count "$BIG" --base-port "$BIGBASE"
+# The big farm holds UDP 40000-49999; later sections bind inside that range.
+kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
 
 echo
 echo "== bmc-sim: start-up time and memory per virtual node (node model + IPMI, Redfish or both faces)"
@@ -107,6 +109,7 @@ PY=.venv-peers/bin/python
 $T/examples/bmc-sim --ipmi 127.0.0.1:41000 --redfish 127.0.0.1:42000 --count 1000 >"$out/rf.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do grep -q "node-00999" "$out/rf.log" && break; sleep 0.1; done
+grep -q "node-00999" "$out/rf.log" || { echo "bmc-sim did not start:"; cat "$out/rf.log"; exit 1; }
 RF=http://127.0.0.1:42000
 SYSP=/redfish/v1/Systems/1
 $T/redfish_bench client $RF $SYSP 3000 | tee "$out/rf_ours"
