@@ -223,25 +223,8 @@ fn nodes_boot_from_their_disks_seen_through_ipmitool_and_redfish() {
                 .redfish("127.0.0.1:0".parse().unwrap()),
         ))
         .unwrap();
-    let ipmitool = |i: usize, args: &[&str]| {
-        let port = fleet.ipmi_addr(i).unwrap().port().to_string();
-        let mut a = vec![
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "admin",
-            "-P",
-            "password",
-            "-C",
-            "17",
-        ];
-        a.extend_from_slice(args);
-        run("ipmitool", &a, None)
-    };
+    let ipmitool =
+        |i: usize, args: &[&str]| common::ipmitool(fleet.ipmi_addr(i).unwrap().port(), args);
     let system = |i: usize| {
         let url = format!("{}/redfish/v1/Systems/1", fleet.redfish_url(i).unwrap());
         let (code, _, body) = curl(&["-u", "admin:password", &url]);

@@ -38,27 +38,8 @@ fn ipmitool_powers_a_virtual_node_that_boots_from_the_override() {
     let fleet = rt
         .block_on(Fleet::start(FleetConfig::builder().count(2)))
         .unwrap();
-    let port = fleet.ipmi_addr(1).unwrap().port().to_string();
-    let ipmitool = |args: &[&str]| {
-        let mut a = vec![
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "admin",
-            "-P",
-            "password",
-            "-C",
-            "17",
-        ];
-        a.extend_from_slice(args);
-        let o = Command::new("ipmitool").args(&a).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let port = fleet.ipmi_addr(1).unwrap().port();
+    let ipmitool = |args: &[&str]| common::ipmitool(port, args);
     ipmitool(&["chassis", "bootdev", "pxe", "options=efiboot"]);
     ipmitool(&["chassis", "power", "on"]);
     assert_eq!(
@@ -240,26 +221,10 @@ fn ipmitool_users_are_held_to_their_privilege_levels() {
                 .ipmi_user("viewer", "view-secret", Privilege::User),
         ))
         .unwrap();
-    let port = fleet.ipmi_addr(0).unwrap().port().to_string();
+    let port = fleet.ipmi_addr(0).unwrap().port();
     let ipmitool = |user: &str, pass: &str, level: &str, args: &[&str]| {
-        let mut a = vec![
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            user,
-            "-P",
-            pass,
-            "-C",
-            "17",
-            "-L",
-            level,
-        ];
-        a.extend_from_slice(args);
-        Command::new("ipmitool").args(&a).output().unwrap()
+        let a: Vec<&str> = ["-L", level].iter().chain(args).copied().collect();
+        common::ipmitool_as(port, user, pass, &a)
     };
     // A USER reads but may not control power, nor ask for more than its limit.
     let o = ipmitool(

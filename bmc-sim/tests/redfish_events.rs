@@ -155,26 +155,10 @@ fn subscriptions_receive_filtered_events_with_retries() {
         204
     );
     assert!(wait_for(&inbox, |i| !message_ids(i, "power").is_empty()));
-    let port = fleet.ipmi_addr(0).unwrap().port().to_string();
-    let o = std::process::Command::new("ipmitool")
-        .args([
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "admin",
-            "-P",
-            "password",
-            "chassis",
-            "power",
-            "off",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    common::ipmitool(
+        fleet.ipmi_addr(0).unwrap().port(),
+        &["chassis", "power", "off"],
+    );
     assert!(wait_for(&inbox, |i| {
         i.got.iter().any(|(p, v, _)| {
             p == "power"
@@ -190,8 +174,10 @@ fn subscriptions_receive_filtered_events_with_retries() {
         r#"{"ImageURI":"http://127.0.0.1/fw/bmc-2.0.bin"}"#,
     );
     assert_eq!(code, 202);
-    assert!(wait_for(&inbox, |i| message_ids(i, "tasks")
-        .contains(&"TaskEvent.1.0.TaskCompletedOK".to_string())));
+    // Each subscriber gets its copy on its own delivery task: wait for both that expect it.
+    assert!(wait_for(&inbox, |i| ["tasks", "all"].iter().all(|s| {
+        message_ids(i, s).contains(&"TaskEvent.1.0.TaskCompletedOK".to_string())
+    })));
     {
         let i = inbox.lock().unwrap();
         // Filters: the task subscriber saw only task events, the power subscriber no task.
@@ -295,18 +281,7 @@ fn python_https_receiver(
 ) -> (std::process::Child, u16, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
     use std::process::Command;
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let o = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (cert, key) = common::self_signed_cert(dir);
     let script = "import http.server, json, ssl, sys\n\
         class H(http.server.BaseHTTPRequestHandler):\n\
         \x20   def do_POST(self):\n\

@@ -221,31 +221,11 @@ fn curl_drives_the_redfish_face_and_ipmi_sees_the_same_node() {
     assert_eq!(json(&body)["Attributes"]["BootMode"], "Legacy");
 
     // The IPMI face of the same node agrees.
-    let port = fleet.ipmi_addr(1).unwrap().port().to_string();
-    let o = Command::new("ipmitool")
-        .args([
-            "-I",
-            "lanplus",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "admin",
-            "-P",
-            "password",
-            "-C",
-            "17",
-            "chassis",
-            "power",
-            "status",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout).trim(),
-        "Chassis Power is on"
+    let out = common::ipmitool(
+        fleet.ipmi_addr(1).unwrap().port(),
+        &["chassis", "power", "status"],
     );
+    assert_eq!(out.trim(), "Chassis Power is on");
 
     // NIC MAC, virtual media, secure boot.
     let (_, _, body) = curl(&[
@@ -900,18 +880,7 @@ fn connection_resets_fault_plans_and_a_rebooting_bmc() {
 /// `dir`: (child, port).
 fn python_https_server(dir: &std::path::Path) -> (std::process::Child, u16) {
     use std::io::BufRead;
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let o = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (cert, key) = common::self_signed_cert(dir);
     let script = "import http.server, ssl, sys\n\
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
         ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n\

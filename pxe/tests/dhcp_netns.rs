@@ -13,6 +13,9 @@
 //! This test binary has its own `main` (`harness = false`): run with `PXE_NETNS_HELPER` set
 //! it is the server side, started inside the server namespace by the test itself.
 
+mod common;
+
+use common::{require, sh};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -25,25 +28,6 @@ use pxe::dhcp::server::{DhcpServer, Pool};
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 231, 0, 1);
 const DNSMASQ_IP: Ipv4Addr = Ipv4Addr::new(10, 231, 0, 2);
-
-fn require(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "peer missing: `{program}` (Debian package `{package}`); run scripts/test.sh, which installs the test peers"
-    );
-}
-
-fn sh(args: &[&str]) {
-    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
 
 /// Namespaces and veth pairs, removed on drop. `srv` (our server, `srv_if` 10.231.0.1/24)
 /// and `cli` (the clients, on `cli_if`); with [`Netns::with_proxy`] also `addr` (an
@@ -919,10 +903,6 @@ fn main() {
         helper(&iface.to_string_lossy());
         return;
     }
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     let tests: &[(&str, fn())] = &[
         (
             "udhcpc_gets_addresses_and_boot_files",
@@ -942,26 +922,5 @@ fn main() {
         ),
         ("boot_server_4011_on_loopback", boot_server_4011_on_loopback),
     ];
-    let (mut ran, mut failed) = (0, 0);
-    for (name, f) in tests {
-        if !filter.is_empty() && !filter.iter().any(|x| name.contains(x.as_str())) {
-            continue;
-        }
-        ran += 1;
-        match std::panic::catch_unwind(f) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!(
-        "test result: {}. {} passed; {failed} failed",
-        if failed == 0 { "ok" } else { "FAILED" },
-        ran - failed
-    );
-    if failed > 0 {
-        std::process::exit(101);
-    }
+    common::run_tests(tests);
 }

@@ -17,6 +17,9 @@
 //! `PXE_QEMU_KEEP=1` keeps the serial and server logs.
 //! This test binary has its own `main` (`harness = false`).
 
+mod common;
+
+use common::{require, sh};
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -52,29 +55,10 @@ impl BootBackend for Backend {
     }
 }
 
-fn require(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "peer missing: `{program}` (Debian package `{package}`); run scripts/test.sh, which installs the test peers"
-    );
-}
-
 fn require_file(path: &str, package: &str) {
     assert!(
         Path::new(path).exists(),
         "peer missing: `{path}` (Debian package `{package}`); run scripts/test.sh, which installs the test peers"
-    );
-}
-
-fn sh(args: &[&str]) {
-    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
     );
 }
 
@@ -517,35 +501,9 @@ fn main() {
         helper(&iface.to_string_lossy(), &root);
         return;
     }
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     let tests: &[(&str, fn())] = &[(
         "firmware_boots_from_our_servers",
         firmware_boots_from_our_servers,
     )];
-    let mut failed = 0;
-    let mut ran = 0;
-    for (name, f) in tests {
-        if !filter.is_empty() && !filter.iter().any(|x| name.contains(x.as_str())) {
-            continue;
-        }
-        ran += 1;
-        match std::panic::catch_unwind(f) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!(
-        "test result: {}. {} passed; {failed} failed",
-        if failed == 0 { "ok" } else { "FAILED" },
-        ran - failed
-    );
-    if failed > 0 {
-        std::process::exit(101);
-    }
+    common::run_tests(tests);
 }

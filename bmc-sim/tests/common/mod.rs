@@ -1,7 +1,8 @@
 //! Helpers shared by bmc-sim's tests: peers, curl, a tiny image server.
 #![allow(dead_code, unreachable_pub)]
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// Fail (never skip) when a peer program is missing.
 pub fn require(program: &str, package: &str) {
@@ -72,4 +73,45 @@ pub fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
         let (k, v) = l.split_once(':')?;
         k.eq_ignore_ascii_case(name).then(|| v.trim())
     })
+}
+
+/// `ipmitool -I lanplus -C 17` against 127.0.0.1:`port` as `user`; the output whatever the exit
+/// status (for tests that expect a refusal).
+pub fn ipmitool_as(port: u16, user: &str, password: &str, args: &[&str]) -> Output {
+    let port = port.to_string();
+    Command::new("ipmitool")
+        .args(["-I", "lanplus", "-H", "127.0.0.1", "-p", &port])
+        .args(["-U", user, "-P", password, "-C", "17"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ipmitool: {e}"))
+}
+
+/// `ipmitool` as admin/password (see [`ipmitool_as`]); fails the test unless it succeeds and
+/// returns its standard output.
+pub fn ipmitool(port: u16, args: &[&str]) -> String {
+    let o = ipmitool_as(port, "admin", "password", args);
+    assert!(
+        o.status.success(),
+        "ipmitool {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A self-signed certificate for 127.0.0.1 made by `openssl req` in `dir`: (cert, key).
+pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (cert, key)
 }

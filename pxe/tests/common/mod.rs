@@ -22,6 +22,16 @@ pub fn require(program: &str, package: &str) {
     );
 }
 
+/// Run a setup command (ip, iptables...), failing the test with its stderr if it fails.
+pub fn sh(args: &[&str]) {
+    let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Run a program with a time limit, returning its output (never panics on a non-zero exit).
 pub fn run(program: &str, args: &[&str]) -> Output {
     Command::new("timeout")
@@ -132,4 +142,37 @@ pub fn same(root: &Path, name: &str, out: &PathBuf, what: &str) {
         want.len(),
         got.iter().zip(&want).position(|(a, b)| a != b)
     );
+}
+
+/// The runner of the `harness = false` test binaries (they need their own `main` to re-run
+/// themselves inside a network namespace): runs the tests whose names contain one of the
+/// command-line filters (all when none is given), prints libtest-style lines, and exits 101 when
+/// any failed.
+pub fn run_tests(tests: &[(&str, fn())]) {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (mut ran, mut failed) = (0, 0);
+    for (name, f) in tests {
+        if !filter.is_empty() && !filter.iter().any(|x| name.contains(x.as_str())) {
+            continue;
+        }
+        ran += 1;
+        match std::panic::catch_unwind(f) {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed += 1;
+            }
+        }
+    }
+    println!(
+        "test result: {}. {} passed; {failed} failed",
+        if failed == 0 { "ok" } else { "FAILED" },
+        ran - failed
+    );
+    if failed > 0 {
+        std::process::exit(101);
+    }
 }
