@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! cargo run --release --example pxe-server -- --root DIR [--tftp ADDR:PORT]
-//!     [--max-blksize N] [--max-window N] [--max-per-client N] [--tftp-tasks]
+//!     [--max-blksize N] [--max-window N] [--max-per-client N] [--tftp-tasks] [--busy-poll-us N]
 //!     [--http ADDR:PORT [--kernel URL [--initrd URL]... [--append ARGS] [--callback URL]]]
 //!     [--dhcp ADDR:PORT [--proxy [--boot-server ADDR:PORT]]
-//!      [--pool FIRST-LAST --netmask MASK [--router IP] [--leases FILE]]]
+//!      [--pool FIRST-LAST --netmask MASK [--router IP] [--leases FILE]]
+//!      [--new-clients-per-second N]]
 //!     [--next-server IP] [--http-base URL] [--ipxe-script URL]
 //! ```
 //!
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Parser;
 use pxe::dhcp::BootPolicy;
-use pxe::dhcp::server::{DhcpServer, Pool};
+use pxe::dhcp::server::{DhcpServer, FloodGuard, Pool};
 use pxe::http::server::HttpServer;
 use pxe::http::{Files, FnHandler, Request, Response, Router};
 use pxe::ipxe::IpxeScript;
@@ -61,6 +62,10 @@ struct Args {
     /// Drive TFTP transfers as tokio tasks instead of one thread each.
     #[arg(long)]
     tftp_tasks: bool,
+    /// Microseconds a TFTP transfer thread polls for the next ACK before it sleeps (0:
+    /// never; see pxe::tftp::server).
+    #[arg(long, default_value_t = 100)]
+    busy_poll_us: u64,
     /// Most concurrent transfers in all.
     #[arg(long, default_value_t = 1024)]
     max_transfers: usize,
@@ -115,6 +120,11 @@ struct Args {
     /// iPXE script URL handed to iPXE clients (default HTTP_BASE/boot.ipxe).
     #[arg(long)]
     ipxe_script: Option<String>,
+    /// Admit at most this many new DHCP clients (MACs neither seen nor known to the pool)
+    /// per second, with a burst of 4 seconds' worth: a flood of spoofed MACs is held to it
+    /// while reserved and leased nodes are not. Off by default.
+    #[arg(long)]
+    new_clients_per_second: Option<u32>,
     /// DHCP client port replies are sent to (68; change only for tests).
     #[arg(long, default_value_t = 68)]
     client_port: u16,
@@ -149,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
         } else {
             Driver::Thread
         })
+        .busy_poll(std::time::Duration::from_micros(args.busy_poll_us))
         .bind()
         .await?;
     tracing::info!(addr = %tftp.local_addr()?, root = %args.root.display(), "TFTP serving");
@@ -210,6 +221,11 @@ async fn main() -> anyhow::Result<()> {
             let mut b = DhcpServer::builder(policy)
                 .listen(addr)
                 .client_port(args.client_port);
+            if let Some(n) = args.new_clients_per_second {
+                b = b.flood_guard(Some(
+                    FloodGuard::default().with_new_clients(n.saturating_mul(4), n),
+                ));
+            }
             if let Some(i) = &args.interface {
                 b = b.interface(i.clone());
             }

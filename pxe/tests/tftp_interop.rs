@@ -484,8 +484,9 @@ fn retransmitted_request_starts_one_transfer() {
 /// [`blksize_capped_by_the_path_mtu`]: the directory to serve.
 const MTU_HELPER: &str = "PXE_TFTP_MTU_HELPER";
 
-/// Two network namespaces joined by a veth pair (server 10.233.0.1, client 10.233.0.2),
-/// removed on drop.
+/// Two network namespaces joined by a veth pair (server 10.233.0.1 and fd00:233::1, client
+/// 10.233.0.2 and fd00:233::2: private addresses inside namespaces made here), removed on
+/// drop.
 struct VethPair {
     srv: String,
     cli: String,
@@ -513,12 +514,14 @@ impl VethPair {
             "link", "add", &p.srv_if, "netns", &p.srv, "type", "veth", "peer", "name", &p.cli_if,
             "netns", &p.cli,
         ]);
-        for (ns, dev, addr) in [
-            (&p.srv, &p.srv_if, "10.233.0.1/24"),
-            (&p.cli, &p.cli_if, "10.233.0.2/24"),
+        for (ns, dev, addr, addr6) in [
+            (&p.srv, &p.srv_if, "10.233.0.1/24", "fd00:233::1/64"),
+            (&p.cli, &p.cli_if, "10.233.0.2/24", "fd00:233::2/64"),
         ] {
             ip(&["-n", ns, "link", "set", "lo", "up"]);
             ip(&["-n", ns, "addr", "add", addr, "dev", dev]);
+            // nodad: usable at once, without duplicate address detection's wait.
+            ip(&["-n", ns, "addr", "add", addr6, "dev", dev, "nodad"]);
             ip(&["-n", ns, "link", "set", dev, "up"]);
         }
         p
@@ -548,8 +551,9 @@ impl Drop for VethPair {
     }
 }
 
-/// The server copy of the test: our TFTP server on 0.0.0.0:69 in the server namespace,
-/// with no configured block size cap (65464), until killed.
+/// The server copy of the test: our TFTP server in the server namespace, with no
+/// configured block size cap (65464), until killed: on 0.0.0.0:69 (IPv4 only) and on
+/// [::]:6969 (dual stack: IPv6, and IPv4 as mapped addresses).
 fn serve_for_mtu_test(root: &std::ffi::OsStr) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -558,20 +562,31 @@ fn serve_for_mtu_test(root: &std::ffi::OsStr) {
         .unwrap();
     rt.block_on(async {
         let src = std::sync::Arc::new(pxe::tftp::source::DirSource::new(root).unwrap());
-        let server = pxe::tftp::server::TftpServer::builder(src)
+        let v4 = pxe::tftp::server::TftpServer::builder(src.clone())
             .listen("0.0.0.0:69".parse().unwrap())
             .bind()
             .await
             .unwrap();
-        println!("ready {}", server.local_addr().unwrap());
-        let _ = server.run().await;
+        let dual = pxe::tftp::server::TftpServer::builder(src)
+            .listen("[::]:6969".parse().unwrap())
+            .bind()
+            .await
+            .unwrap();
+        println!(
+            "ready {} {}",
+            v4.local_addr().unwrap(),
+            dual.local_addr().unwrap()
+        );
+        let _ = tokio::join!(v4.run(), dual.run());
     });
 }
 
 /// The block size is capped by the path MTU towards the client, found from the interface
 /// the request came in on: over a veth with MTU 1500, atftp and curl ask for 65464 and get
-/// at most 1468 (1500 - 32), byte-identical; with MTU 9000 the cap follows (8968). On
-/// loopback (MTU 65536) the other tests get 65464. Runs in two namespaces created here.
+/// at most 1468 (1500 - 32), byte-identical; with MTU 9000 the cap follows (8968). Over
+/// IPv6 the headers take 20 bytes more: 1448 and 8948. An IPv4 client of a dual-stack
+/// socket (a mapped address) gets the IPv4 figure. On loopback (MTU 65536) the other tests
+/// get 65464. Runs in two namespaces created here.
 #[test]
 fn blksize_capped_by_the_path_mtu() {
     if let Some(root) = std::env::var_os(MTU_HELPER) {
@@ -613,10 +628,20 @@ fn blksize_capped_by_the_path_mtu() {
         "the server in the namespace did not start"
     );
     let outdir = tempfile::tempdir().unwrap();
-    for (mtu, want) in [(1500u32, 1468usize), (9000, 8968)] {
+    // (MTU, server host, port, URL host, block size wanted)
+    let cases = [
+        (1500u32, "10.233.0.1", "69", "10.233.0.1", 1468usize),
+        (1500, "fd00:233::1", "6969", "[fd00:233::1]", 1448),
+        (1500, "10.233.0.1", "6969", "10.233.0.1", 1468),
+        (9000, "10.233.0.1", "69", "10.233.0.1", 8968),
+        (9000, "fd00:233::1", "6969", "[fd00:233::1]", 8948),
+        (9000, "10.233.0.1", "6969", "10.233.0.1", 8968),
+    ];
+    for (mtu, host, port, url_host, want) in cases {
         net.mtu(mtu);
+        let case = format!("MTU {mtu}, {host} port {port}");
         // atftp asks for 65464 and shows the OACK and each DATA size (--trace).
-        let out = out_path(&outdir, &format!("atftp-{mtu}"));
+        let out = out_path(&outdir, &format!("atftp-{mtu}-{port}-{want}"));
         let o = run(
             "ip",
             &[
@@ -634,28 +659,23 @@ fn blksize_capped_by_the_path_mtu() {
                 "odd.bin",
                 "-l",
                 out.to_str().unwrap(),
-                "10.233.0.1",
-                "69",
+                host,
+                port,
             ],
         );
         let t = text(&o);
-        assert!(o.status.success(), "atftp over MTU {mtu}: {t}");
+        assert!(o.status.success(), "atftp, {case}: {t}");
         assert!(
             t.contains(&format!("received OACK <tsize: 100003, blksize: {want},")),
-            "MTU {mtu}: the OACK does not grant {want}: {t}"
+            "{case}: the OACK does not grant {want}: {t}"
         );
         assert!(
             t.contains(&format!("DATA <block: 1, size {want}>")),
-            "MTU {mtu}: {t}"
+            "{case}: {t}"
         );
-        same(
-            root.path(),
-            "odd.bin",
-            &out,
-            &format!("atftp over MTU {mtu}"),
-        );
+        same(root.path(), "odd.bin", &out, &format!("atftp, {case}"));
         // curl too (it would fail on a block larger than it can take).
-        let out = out_path(&outdir, &format!("curl-{mtu}"));
+        let out = out_path(&outdir, &format!("curl-{mtu}-{port}-{want}"));
         let o = run(
             "ip",
             &[
@@ -668,15 +688,10 @@ fn blksize_capped_by_the_path_mtu() {
                 "65464",
                 "-o",
                 out.to_str().unwrap(),
-                "tftp://10.233.0.1/odd.bin",
+                &format!("tftp://{url_host}:{port}/odd.bin"),
             ],
         );
-        assert!(o.status.success(), "curl over MTU {mtu}: {}", text(&o));
-        same(
-            root.path(),
-            "odd.bin",
-            &out,
-            &format!("curl over MTU {mtu}"),
-        );
+        assert!(o.status.success(), "curl, {case}: {}", text(&o));
+        same(root.path(), "odd.bin", &out, &format!("curl, {case}"));
     }
 }

@@ -5,7 +5,8 @@
 //! bound, then serves until interrupted.
 //!
 //! ```text
-//! pxe_bench_server [--tftp ADDR:PORT --root DIR [--max-per-client N] [--tftp-tasks]]
+//! pxe_bench_server [--tftp ADDR:PORT --root DIR [--max-per-client N] [--tftp-tasks]
+//!     [--busy-poll-us N]]
 //!     [--dhcp ADDR:PORT --interface IF --server-ip IP --pool FIRST-LAST [--netmask M]
 //!      [--leases FILE [--sync always|never|MILLIS]]]
 //! ```
@@ -49,6 +50,9 @@ struct Args {
     /// Drive transfers as tokio tasks instead of one thread each.
     #[arg(long)]
     tftp_tasks: bool,
+    /// Microseconds a transfer thread polls for the next ACK before it sleeps (0: never).
+    #[arg(long, default_value_t = 100)]
+    busy_poll_us: u64,
     /// DHCP listen address (no DHCP without it).
     #[arg(long)]
     dhcp: Option<SocketAddr>,
@@ -113,6 +117,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             } else {
                 Driver::Thread
             })
+            .busy_poll(Duration::from_micros(args.busy_poll_us))
             .bind()
             .await?;
         ready.push(format!("tftp={}", server.local_addr()?));

@@ -7,6 +7,28 @@
 //! handful of datagrams per boot (DISCOVER, REQUEST, the same again as iPXE, a few
 //! retransmissions), far below the default burst.
 //!
+//! A host that changes its `chaddr` on every datagram (a DHCP starvation attack) is a new
+//! client each time, and a UDP server cannot see the Ethernet source that would unmask it.
+//! Against that, [`FloodGuard::with_new_clients`] adds one shared bucket for clients seen for
+//! the first time, while clients the server already knows (a reservation or a lease: the
+//! caller says so through [`FloodGuard::admit`]) and clients already tracked are never held
+//! back by it. It is off by default, because a legitimate boot storm (or `perfdhcp`) is
+//! also a stream of new MACs; a provisioning network that reserves its nodes' addresses
+//! can turn it on and keep booting them through such a flood.
+//!
+//! ```
+//! use std::time::Instant;
+//! use pxe::dhcp::guard::FloodGuard;
+//! let mut g = FloodGuard::new(16, 4).with_new_clients(100, 10);
+//! let now = Instant::now();
+//! let spoofed = (0..10_000u32).filter(|i| {
+//!     let b = i.to_be_bytes();
+//!     g.admit([2, 0, b[0], b[1], b[2], b[3]], false, now)
+//! });
+//! assert_eq!(spoofed.count(), 100);                   // the new-client burst, no more
+//! assert!(g.admit([2, 9, 9, 9, 9, 9], true, now));      // a reserved node still gets in
+//! ```
+//!
 //! ```
 //! use std::time::{Duration, Instant};
 //! use pxe::dhcp::guard::FloodGuard;
@@ -31,6 +53,8 @@ pub struct FloodGuard {
     max_clients: usize,
     buckets: HashMap<Mac, Bucket>,
     last_sweep: Option<Instant>,
+    /// The shared bucket of first-seen clients: (burst, per second, bucket).
+    new_clients: Option<(f64, f64, Option<Bucket>)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +79,16 @@ impl FloodGuard {
             max_clients: 1 << 16,
             buckets: HashMap::new(),
             last_sweep: None,
+            new_clients: None,
         }
+    }
+
+    /// Also hold clients seen for the first time, all together, to `burst` at once and
+    /// `per_second` after that (both at least 1; off by default): see the module docs.
+    /// Clients the caller says are known, and clients already tracked, are not counted.
+    pub fn with_new_clients(mut self, burst: u32, per_second: u32) -> Self {
+        self.new_clients = Some((f64::from(burst.max(1)), f64::from(per_second.max(1)), None));
+        self
     }
 
     /// Track at most this many clients (default 65,536). Beyond it, buckets that have
@@ -66,8 +99,15 @@ impl FloodGuard {
         self
     }
 
-    /// Whether a datagram from `mac` at `now` is within its rate (and take a token if so).
+    /// Whether a datagram from `mac` at `now` is within its rate (and take a token if so);
+    /// a client not tracked yet counts as new (see [`admit`](Self::admit)).
     pub fn allow(&mut self, mac: Mac, now: Instant) -> bool {
+        self.admit(mac, false, now)
+    }
+
+    /// As [`allow`](Self::allow), where `known` says the server already knows `mac` (a
+    /// reservation or a lease): a known client is not held back by the new-client limit.
+    pub fn admit(&mut self, mac: Mac, known: bool, now: Instant) -> bool {
         if let Some(b) = self.buckets.get_mut(&mac) {
             let dt = now.saturating_duration_since(b.at).as_secs_f64();
             b.tokens = (b.tokens + dt * self.per_second).min(self.burst);
@@ -76,6 +116,9 @@ impl FloodGuard {
                 b.tokens -= 1.0;
                 return true;
             }
+            return false;
+        }
+        if !known && !self.take_new_client(now) {
             return false;
         }
         if self.buckets.len() >= self.max_clients {
@@ -92,6 +135,26 @@ impl FloodGuard {
             },
         );
         true
+    }
+
+    /// A token from the new-client bucket (always, when there is no such limit).
+    fn take_new_client(&mut self, now: Instant) -> bool {
+        let Some((burst, rate, bucket)) = self.new_clients.as_mut() else {
+            return true;
+        };
+        let b = bucket.get_or_insert(Bucket {
+            tokens: *burst,
+            at: now,
+        });
+        let dt = now.saturating_duration_since(b.at).as_secs_f64();
+        b.tokens = (b.tokens + dt * *rate).min(*burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     /// Clients tracked now.
@@ -155,6 +218,36 @@ mod tests {
         assert!(g.tracked() <= 2);
     }
 
+    fn mac(i: u32) -> Mac {
+        let b = i.to_be_bytes();
+        [2, 0, b[0], b[1], b[2], b[3]]
+    }
+
+    #[test]
+    fn spoofed_macs_are_held_to_the_new_client_rate_known_ones_are_not() {
+        let mut g = FloodGuard::new(16, 4).with_new_clients(10, 5);
+        let t0 = Instant::now();
+        // A client seen before the flood: tracked, it took one of the 10 new-client tokens.
+        assert!(g.allow([7; 6], t0));
+        // 100,000 spoofed MACs in one instant: the rest of the burst only.
+        assert_eq!((0..100_000).filter(|i| g.allow(mac(*i), t0)).count(), 9);
+        // The tracked client and a known (reserved) one are not held back.
+        assert!(g.allow([7; 6], t0));
+        assert!(g.admit([8; 6], true, t0));
+        // Another known one, and it is tracked from then on under its own bucket.
+        assert!(g.admit([9; 6], true, t0));
+        assert!(g.allow([9; 6], t0));
+        // One second later: 5 more new clients.
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(
+            (100_000..200_000).filter(|i| g.allow(mac(*i), t1)).count(),
+            5
+        );
+        // Without the limit, every new MAC passes (the default).
+        let mut open = FloodGuard::new(16, 4);
+        assert_eq!((0..1000).filter(|i| open.allow(mac(*i), t0)).count(), 1000);
+    }
+
     #[test]
     fn chaddr_reads_ethernet_requests_only() {
         let mut d = vec![0u8; 240];
@@ -189,6 +282,27 @@ mod tests {
             }
             let elapsed = t.duration_since(t0).as_secs_f64();
             prop_assert!(f64::from(passed) <= 5.0 + 10.0 * elapsed + 1e-6);
+        }
+
+        /// With the new-client limit, ever-new MACs get at most its burst + rate x elapsed
+        /// through, whatever their timing, and a known client always passes its first time.
+        #[test]
+        fn new_clients_never_more_than_their_rate(gaps in proptest::collection::vec(0u64..50, 1..2000)) {
+            let mut g = FloodGuard::new(5, 10).with_new_clients(20, 50);
+            let t0 = Instant::now();
+            let mut t = t0;
+            let mut passed = 0u32;
+            for (i, gap) in gaps.iter().enumerate() {
+                t += Duration::from_millis(*gap);
+                if g.allow(mac(i as u32), t) {
+                    passed += 1;
+                }
+                if i % 100 == 0 {
+                    prop_assert!(g.admit([1, 1, 1, 1, (i >> 8) as u8, i as u8], true, t));
+                }
+            }
+            let elapsed = t.duration_since(t0).as_secs_f64();
+            prop_assert!(f64::from(passed) <= 20.0 + 50.0 * elapsed + 1e-6);
         }
     }
 }

@@ -8,7 +8,9 @@
 //! the previous batch was syncing are appended in one write and made durable by one
 //! `fdatasync` (group commit), and each ACK goes out once its batch is durable. The log is
 //! compacted into the live set once it has grown to several times that set (write a new
-//! file, sync, rename); the live set is the newest lease per MAC and per address. On open the
+//! file, sync, rename); the live set is the newest lease per MAC and per address. Compaction
+//! is [`LeaseStore::maintain`], which the writer runs after a batch's ACKs have been handed
+//! back, so no ACK waits for it. On open the
 //! log is replayed, dropping a torn or corrupt tail left by a crash (the file is cut back to
 //! its last good record before new ones are appended).
 //!
@@ -85,6 +87,12 @@ pub trait LeaseStore: Send {
         }
         Ok(())
     }
+    /// Housekeeping that no commit should wait for ([`FileStore`] compacts its log here
+    /// when it is due). [`GroupCommit`] calls it after handing each batch's tokens back;
+    /// the default does nothing.
+    fn maintain(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<S: LeaseStore + ?Sized> LeaseStore for Box<S> {
@@ -99,6 +107,9 @@ impl<S: LeaseStore + ?Sized> LeaseStore for Box<S> {
     }
     fn commit(&mut self, changes: &[LeaseChange]) -> Result<()> {
         (**self).commit(changes)
+    }
+    fn maintain(&mut self) -> Result<()> {
+        (**self).maintain()
     }
 }
 
@@ -459,15 +470,21 @@ impl LeaseStore for FileStore {
         Ok(self.live.all())
     }
 
+    /// One change committed, then compaction if it is due (a caller of `bind` has nobody
+    /// else waiting on it).
     fn bind(&mut self, lease: &LeaseRecord) -> Result<()> {
-        self.commit(&[LeaseChange::Bind(*lease)])
+        self.commit(&[LeaseChange::Bind(*lease)])?;
+        self.maintain_logged();
+        Ok(())
     }
 
     fn release(&mut self, mac: Mac) -> Result<()> {
         if !self.live.by_mac.contains_key(&mac) {
             return Ok(());
         }
-        self.commit(&[LeaseChange::Release(mac)])
+        self.commit(&[LeaseChange::Release(mac)])?;
+        self.maintain_logged();
+        Ok(())
     }
 
     /// One append of every record and (per the [`SyncPolicy`]) one `fdatasync`.
@@ -506,14 +523,25 @@ impl LeaseStore for FileStore {
                 .map_err(|e| io_err("syncing the lease file", &e))?;
             self.last_sync = Instant::now();
         }
-        if self.records >= self.min_compact
-            && self.records >= 4 * self.live.len()
-            && let Err(e) = self.compact()
-        {
-            // The batch itself is durable; the log only stays longer until the next try.
-            tracing::warn!(error = %e, "cannot compact the lease file");
+        Ok(())
+    }
+
+    /// Compact the log once it holds at least `min_compact` records and four times the
+    /// live leases.
+    fn maintain(&mut self) -> Result<()> {
+        if self.records >= self.min_compact && self.records >= 4 * self.live.len() {
+            self.compact()?;
         }
         Ok(())
+    }
+}
+
+impl FileStore {
+    fn maintain_logged(&mut self) {
+        if let Err(e) = self.maintain() {
+            // The changes themselves are durable; the log only stays longer until the next try.
+            tracing::warn!(error = %e, "cannot compact the lease file");
+        }
     }
 }
 
@@ -654,6 +682,10 @@ where
         tracing::trace!(records = changes.len(), "lease batch committed");
         changes.clear();
         done(std::mem::take(&mut tokens), result);
+        // After the batch's ACKs are on their way: compaction holds up no ACK of its own.
+        if let Err(e) = store.maintain() {
+            tracing::warn!(error = %e, "lease store maintenance failed");
+        }
     }
 }
 
@@ -761,6 +793,81 @@ mod tests {
         assert!(lines <= 61, "{lines}");
         let mut s = FileStore::open(&p).unwrap();
         let got = sorted(s.load().unwrap());
+        assert_eq!(got.len(), 10);
+        assert!(
+            got.iter()
+                .all(|(m, ip)| *ip == Ipv4Addr::new(10, 0, 0, 2 * m[5] + 1))
+        );
+    }
+
+    /// A store whose maintenance is slow (like a big compaction).
+    struct SlowMaintenance(MemoryStore);
+
+    impl LeaseStore for SlowMaintenance {
+        fn load(&mut self) -> Result<Vec<LeaseRecord>> {
+            self.0.load()
+        }
+        fn bind(&mut self, lease: &LeaseRecord) -> Result<()> {
+            self.0.bind(lease)
+        }
+        fn release(&mut self, mac: Mac) -> Result<()> {
+            self.0.release(mac)
+        }
+        fn maintain(&mut self) -> Result<()> {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn maintenance_runs_after_the_batch_is_handed_back() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let w = GroupCommit::spawn(SlowMaintenance(MemoryStore::new()), 16, move |t, r| {
+            let _ = tx.send((t, r, Instant::now()));
+        })
+        .unwrap();
+        let t0 = Instant::now();
+        w.submit(LeaseChange::Bind(rec(1, 1, 100)), 1u8)
+            .map_err(|(e, _)| e)
+            .unwrap();
+        let (tokens, result, at) = rx.recv().unwrap();
+        assert_eq!(tokens, vec![1]);
+        result.unwrap();
+        assert!(
+            at - t0 < Duration::from_millis(250),
+            "the batch waited for maintenance: {:?}",
+            at - t0
+        );
+        w.close();
+    }
+
+    #[test]
+    fn the_writer_compacts_the_file_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("leases");
+        let store = FileStore::open(&p)
+            .unwrap()
+            .with_sync(SyncPolicy::Never)
+            .with_min_compact(50);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let w = GroupCommit::spawn(store, 16, move |t: Vec<u32>, r| {
+            let _ = tx.send((t, r));
+        })
+        .unwrap();
+        // Ten clients renewing 40 times, one change per batch.
+        for round in 0..40u8 {
+            for i in 0..10u8 {
+                w.submit(LeaseChange::Bind(rec(i, 2 * i + round % 2, 100)), 0)
+                    .map_err(|(e, _)| e)
+                    .unwrap();
+                let (_, r) = rx.recv().unwrap();
+                r.unwrap();
+            }
+        }
+        w.close();
+        let lines = std::fs::read_to_string(&p).unwrap().lines().count();
+        assert!(lines <= 61, "the log was not compacted: {lines} lines");
+        let got = sorted(FileStore::open(&p).unwrap().load().unwrap());
         assert_eq!(got.len(), 10);
         assert!(
             got.iter()

@@ -124,6 +124,12 @@ impl Pool {
         }
     }
 
+    /// Whether `mac` has a reservation here, or holds (or held) a lease or an offer that is
+    /// still on record: a client this pool knows.
+    pub fn knows(&self, mac: Mac) -> bool {
+        self.reservations.contains_key(&mac) || self.leases.contains_key(&mac)
+    }
+
     /// The address to offer `mac` (its reservation, its lease, the one it asks for if free,
     /// else the next free one), held briefly. `None`: the pool is exhausted.
     pub fn offer(

@@ -150,7 +150,9 @@ impl DhcpServerBuilder {
 
     /// Hold each client (by MAC) to `burst` datagrams at once and `per_second` after that
     /// (default: [`FloodGuard::default`], 16 and 4/s); datagrams over the limit are dropped
-    /// before any other work. `None` turns the limit off.
+    /// before any other work. `None` turns the limit off. With
+    /// [`FloodGuard::with_new_clients`], first-seen MACs are also held to a shared rate,
+    /// while the pool's known clients (a reservation or a lease) never are.
     pub fn flood_guard(mut self, guard: Option<FloodGuard>) -> Self {
         self.guard = guard;
         self
@@ -546,7 +548,11 @@ impl DhcpServer {
     async fn datagram(&mut self, data: &[u8], from: SocketAddr, boot: bool) {
         if let Some(g) = self.guard.as_mut()
             && let Some(mac) = super::guard::chaddr(data)
-            && !g.allow(mac, Instant::now())
+            && !g.admit(
+                mac,
+                self.core.pool.as_ref().is_some_and(|p| p.knows(mac)),
+                Instant::now(),
+            )
         {
             tracing::debug!(mac = %MacFmt(Some(mac)), "over the per-client rate; dropped");
             return;
