@@ -5,7 +5,7 @@
 //! classification and boot decisions as pure functions, an address pool with lease stores
 //! (in memory, or an append-only file that survives restarts, written by a group-commit
 //! thread so that an ACK waits for its lease's sync but the receive loop never does), a
-//! per-client flood limit, and a tokio ProxyDHCP / DHCP / port-4011 server), HTTP boot
+//! per-client flood limit (and an optional new-client limit against spoofed MACs), and a tokio ProxyDHCP / DHCP / port-4011 server), HTTP boot
 //! ([`http`]: `GET`/`HEAD`/ranges planned as pure functions, files and per-node iPXE scripts
 //! through a handler trait, a hyper server) and iPXE script rendering with escaping
 //! ([`ipxe`]).
@@ -36,8 +36,10 @@
 //! * `tokio` and `socket2` (optional, feature `tokio`, on by default): the TFTP and DHCP
 //!   servers; socket2 sizes the socket buffers (the TFTP window is capped by what the kernel
 //!   grants) and binds DHCP sockets to one interface for broadcasts.
-//! * `rustix` (Linux, with feature `tokio`): `IP_MTU` of each TFTP transfer socket, the path
-//!   MTU that caps the block size (socket2 does not expose it, and the crate has no `unsafe`).
+//! * `rustix` (Linux, with feature `tokio`): `IP_MTU`/`IPV6_MTU` of each TFTP transfer
+//!   socket, the path MTU that caps the block size (socket2 does not expose it, and the crate
+//!   has no `unsafe`), and the non-blocking `recv` of the transfer threads' short busy poll
+//!   for the next ACK.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
