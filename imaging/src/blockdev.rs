@@ -15,6 +15,14 @@
 //! * **Sector size**: a GPT image made for 512-byte sectors (its header at byte 512) is refused
 //!   on a disk with 4 KiB logical sectors, and the reverse ([`Error::SectorSizeMismatch`]),
 //!   before its first bytes are written: firmware would find no partition table.
+//! * **The first MiB last**, as coreos-installer does: the image's first MiB (the MBR or
+//!   the primary GPT, and the boot loader's first stage) is held in memory while the rest is
+//!   written, and the device's first MiB is zeroed (and flushed) before the first write, so
+//!   the old partition table is gone at once. Only once everything else is durable, and
+//!   the whole image's checksum has matched, is the first MiB written and flushed. A write
+//!   that fails, is cancelled or has the wrong checksum leaves a disk with no partition
+//!   table (its stale backup GPT is wiped too, below), never a half-written one that
+//!   firmware would try to boot.
 //! * **After the write** (fsync, then the optional read-back): the backup GPT is moved to the
 //!   disk's end ([`gpt::relocate_backup`](crate::gpt::relocate_backup)) and the result flushed;
 //!   then the kernel re-reads the partition table (`BLKRRPART`, retried while busy) so that
@@ -168,6 +176,8 @@ impl BlockTargetBuilder {
             zeroing: self.zeroing,
             relocate_gpt: self.relocate_gpt,
             bounce: Vec::new(),
+            head: Vec::new(),
+            head_wiped: false,
             gpt_relocated: false,
             zeroed_by_discard: false,
             config_drive: self.config_drive,
@@ -280,8 +290,10 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How much of the image's start is written last (see the module docs).
+const HEAD_LAST: u64 = 1 << 20;
+
 /// A block device as the target (see the module docs).
-#[derive(Debug)]
 pub struct BlockTarget {
     file: File,
     aux: File,
@@ -292,12 +304,36 @@ pub struct BlockTarget {
     zeroing: Zeroing,
     relocate_gpt: bool,
     bounce: Vec<u8>,
+    /// The image's first MiB, held back until [`Target::finish`].
+    head: Vec<u8>,
+    /// Whether the device's first MiB was zeroed yet (at the first write).
+    head_wiped: bool,
     gpt_relocated: bool,
     zeroed_by_discard: bool,
     config_drive: Option<Vec<u8>>,
     config_partition: Option<crate::configdrive::Placement>,
     reread: bool,
     partitions_reread: bool,
+}
+
+impl std::fmt::Debug for BlockTarget {
+    /// The device and its settings; not the buffers (the held first MiB, the bounce buffer).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockTarget")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .field("sector", &self.sector)
+            .field("direct", &self.direct)
+            .field("zeroing", &self.zeroing)
+            .field("relocate_gpt", &self.relocate_gpt)
+            .field("gpt_relocated", &self.gpt_relocated)
+            .field("zeroed_by_discard", &self.zeroed_by_discard)
+            .field("config_drive", &self.config_drive.as_ref().map(Vec::len))
+            .field("config_partition", &self.config_partition)
+            .field("reread", &self.reread)
+            .field("partitions_reread", &self.partitions_reread)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BlockTarget {
@@ -432,6 +468,23 @@ impl BlockTarget {
         Ok(fast_ok)
     }
 
+    /// Zero (and flush) the device's first MiB, where the old partition table and boot
+    /// code are, before any of the image is written.
+    fn wipe_head(&mut self) -> io::Result<()> {
+        let fast = self.zeroing == Zeroing::Discard;
+        self.zero_range(0, self.head.len() as u64, fast)?;
+        self.head_wiped = true;
+        Ok(())
+    }
+
+    /// One write at `offset`, through the bounce buffer when O_DIRECT needs alignment.
+    fn write_device(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if self.direct && !self.aligned(offset, data) {
+            return self.write_bounced(offset, data);
+        }
+        self.file.write_all_at(data, offset)
+    }
+
     fn aligned(&self, offset: u64, data: &[u8]) -> bool {
         offset % self.sector == 0
             && data.len() as u64 % self.sector == 0
@@ -468,6 +521,11 @@ impl Target for BlockTarget {
     fn prepare(&mut self, image_size: Option<u64>, sparse: bool) -> io::Result<bool> {
         self.gpt_relocated = false;
         self.zeroed_by_discard = false;
+        let head = HEAD_LAST
+            .min(image_size.unwrap_or(self.size))
+            .min(self.size);
+        self.head = vec![0; head as usize];
+        self.head_wiped = false;
         let fast = self.zeroing == Zeroing::Discard;
         // A stale backup GPT at the disk's end could be "recovered" by firmware after a failed
         // write: wipe the last MiB past the image.
@@ -514,10 +572,24 @@ impl Target for BlockTarget {
                 "write past the device's end",
             ));
         }
-        if self.direct && !self.aligned(offset, data) {
-            return self.write_bounced(offset, data);
+        // The first write comes after the image's head was checked: only now is the old
+        // partition table wiped.
+        if !self.head_wiped {
+            self.wipe_head()?;
         }
-        self.file.write_all_at(data, offset)
+        // The part inside the first MiB is held back for `finish`.
+        let held = self.head.len() as u64;
+        if offset < held {
+            let k = ((held - offset) as usize).min(data.len());
+            let at = offset as usize;
+            self.head[at..at + k].copy_from_slice(&data[..k]);
+            let rest = &data[k..];
+            if rest.is_empty() {
+                return Ok(());
+            }
+            return self.write_device(offset + k as u64, rest);
+        }
+        self.write_device(offset, data)
     }
 
     fn writeback_handle(&self) -> Option<File> {
@@ -529,7 +601,18 @@ impl Target for BlockTarget {
         }
     }
 
-    fn finish(&mut self, _image_size: u64) -> io::Result<()> {
+    fn finish(&mut self, image_size: u64) -> io::Result<()> {
+        if !self.head_wiped {
+            self.wipe_head()?;
+        }
+        // Everything but the first MiB durable first; then the first MiB, flushed.
+        self.file.sync_all()?;
+        self.aux.sync_all()?;
+        let head = std::mem::take(&mut self.head);
+        let n = (head.len() as u64).min(image_size) as usize;
+        let written = self.write_device(0, &head[..n]);
+        self.head = head;
+        written?;
         self.file.sync_all()?;
         self.aux.sync_all()
     }

@@ -3,8 +3,10 @@
 //! the caller says the device is pre-zeroed, O_DIRECT on 512 B and 4Kn devices, images larger
 //! than the device refused before writing, the backup GPT moved to the disk's end
 //! (checked with `sgdisk -v` and `sfdisk --verify`), a GPT for 512-byte sectors refused on a
-//! 4Kn device, the partition table re-read after the write, and devices in use refused:
-//! mounted (`mkfs.ext4` + `mount`) or used as swap (`mkswap` + `swapon`).
+//! 4Kn device, the partition table re-read after the write, the first MiB written last (a
+//! write with the wrong checksum leaves no partition table, as `blkid -p` sees it), and
+//! devices in use refused: mounted (`mkfs.ext4` + `mount`) or used as swap (`mkswap` +
+//! `swapon`).
 
 mod common;
 
@@ -13,7 +15,7 @@ use std::process::Command;
 
 use common::{Fixture, LoopDev, output, run};
 use imaging::{
-    BlockTarget, Error, FileSource, Summary, Target, WriteOptions, Zeroing, write_image,
+    BlockTarget, Checksum, Error, FileSource, Summary, Target, WriteOptions, Zeroing, write_image,
 };
 
 const DEV: u64 = 64 << 20;
@@ -242,6 +244,79 @@ fn gpt_for_512_byte_sectors_refused_on_4kn() {
     assert!(err.to_string().contains("would not boot"), "{err}");
     // the image's start was never written
     assert_eq!(lo.read(0, 1 << 20), vec![0xaa; 1 << 20]);
+}
+
+/// The partition table type `blkid -p` finds on `dev` ("" for none).
+fn pttype(dev: &str) -> String {
+    let o = Command::new("blkid")
+        .args(["-p", "-o", "value", "-s", "PTTYPE", dev])
+        .output()
+        .expect("blkid (Debian package util-linux)");
+    // blkid exits 2 when it finds nothing.
+    assert!(matches!(o.status.code(), Some(0 | 2)), "blkid: {o:?}");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// The first MiB is written last. Over an installed disk (a GPT image written before), a
+/// write whose sha256 does not match fails after the rest of the image was written, and
+/// leaves a disk with no partition table at all: its first MiB zeroed (neither the old GPT
+/// nor the new one) and the old backup GPT at the disk's end wiped. The same write with the
+/// right sha256 then lands whole, its GPT seen by blkid.
+#[test]
+fn a_failed_write_leaves_no_partition_table() {
+    let fx = Fixture::new(16 << 20, 49);
+    let img = gpt_image(&fx);
+    let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0xaa, 512);
+    let mut t = BlockTarget::open(&lo.dev).unwrap();
+    write(&fx, &img, &mut t).unwrap();
+    drop(t);
+    assert_eq!(pttype(&lo.dev), "gpt", "the installed disk");
+
+    let with_sha = |spec: &str| {
+        WriteOptions::builder()
+            .checksum(Checksum::parse(spec, false).unwrap())
+            .build()
+            .unwrap()
+    };
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let mut t = BlockTarget::open(&lo.dev).unwrap();
+    let err = write_image(
+        &mut FileSource::open(&img).unwrap(),
+        &mut t,
+        &with_sha(&wrong),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err}");
+    drop(t);
+    assert!(
+        lo.read(0, 1 << 20).iter().all(|&b| b == 0),
+        "the first MiB was written (or the old one left) by a failed write"
+    );
+    assert_eq!(pttype(&lo.dev), "", "a partition table is still visible");
+    let image = std::fs::read(&img).unwrap();
+    assert!(
+        lo.read(1 << 20, image.len() - (1 << 20)) == image[1 << 20..],
+        "the rest of the image was not written"
+    );
+
+    let mut t = BlockTarget::open(&lo.dev).unwrap();
+    let s = write_image(
+        &mut FileSource::open(&img).unwrap(),
+        &mut t,
+        &with_sha(&common::sha256_spec(&img)),
+    )
+    .unwrap();
+    assert!(s.checksum.is_some());
+    drop(t);
+    // (The GPT headers themselves differ from the image's: the backup moved to the disk's end.)
+    let middle = (1 << 20)..image.len() - (1 << 20);
+    assert!(
+        lo.read(middle.start as u64, middle.len()) == image[middle],
+        "device differs from the image"
+    );
+    assert_eq!(pttype(&lo.dev), "gpt");
+    let p = output("sgdisk", &["-p", &lo.dev]);
+    assert!(p.contains("EF00") && p.contains("8300"), "{p}");
 }
 
 /// Undoes what a test set up (umount, swapoff, dmsetup remove) even when it fails.
