@@ -1,7 +1,8 @@
 //! `redfish`: a small Redfish command line over `redfish-client`.
 //!
 //! ```text
-//! cargo run --release --example redfish -- --url URL -u USER -p PASS [--ca-cert FILE | --insecure] \
+//! cargo run --release --example redfish -- --url URL -u USER -p PASS \
+//!     [--ca-cert FILE | --pin-sha256 FINGERPRINT | --insecure] \
 //!     [--auth session|basic|none] COMMAND
 //! ```
 //!
@@ -41,8 +42,12 @@ struct Args {
     )]
     password: String,
     /// PEM file of the CA that signed the BMC's certificate.
-    #[arg(long, conflicts_with = "insecure")]
+    #[arg(long, conflicts_with_all = ["insecure", "pin_sha256"])]
     ca_cert: Option<std::path::PathBuf>,
+    /// Trust the BMC's own certificate by its SHA-256 fingerprint (as
+    /// `openssl x509 -noout -fingerprint -sha256` prints it); repeatable.
+    #[arg(long, conflicts_with = "insecure")]
+    pin_sha256: Vec<String>,
     /// Accept any TLS certificate (lab networks only).
     #[arg(long)]
     insecure: bool,
@@ -219,6 +224,9 @@ fn build(args: &Args) -> anyhow::Result<Client> {
     let mut b = Client::builder(&args.url).auth(method, &args.user, &args.password);
     if let Some(ca) = &args.ca_cert {
         b = b.ca_cert_pem(std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?);
+    }
+    for pin in &args.pin_sha256 {
+        b = b.pin_certificate_sha256(pin.clone());
     }
     if args.insecure {
         b = b.danger_accept_invalid_certs(true);

@@ -321,6 +321,7 @@ pub struct ClientBuilder {
     password: Secret,
     ca_pems: Vec<Vec<u8>>,
     accept_invalid_certs: bool,
+    pins: Vec<String>,
     connect_timeout: Duration,
     request_timeout: Duration,
     max_concurrent: usize,
@@ -341,6 +342,7 @@ impl fmt::Debug for ClientBuilder {
             .field("password", &self.password)
             .field("ca_certs", &self.ca_pems.len())
             .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .field("pinned_certs", &self.pins)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_concurrent", &self.max_concurrent)
@@ -389,6 +391,36 @@ impl ClientBuilder {
     /// network. TLS is verified by default.
     pub fn danger_accept_invalid_certs(mut self, yes: bool) -> Self {
         self.accept_invalid_certs = yes;
+        self
+    }
+    /// Trust the service by its own certificate: the certificate it presents must have this
+    /// SHA-256 fingerprint (64 hex digits, with or without colons, or openssl's
+    /// `sha256 Fingerprint=AB:CD:..` line as printed by
+    /// `openssl x509 -noout -fingerprint -sha256`). May be given several times (during a
+    /// certificate rollover, say). With pins, the chain, name and dates are not checked
+    /// (BMCs' self-signed certificates rarely pass those) but the TLS handshake still is:
+    /// only the holder of a pinned certificate's key gets through. Exclusive with
+    /// [`ca_cert_pem`](Self::ca_cert_pem) and
+    /// [`danger_accept_invalid_certs`](Self::danger_accept_invalid_certs), and needs an
+    /// `https` URL; [`build`](Self::build) says so otherwise, or when a fingerprint is
+    /// malformed.
+    ///
+    /// ```
+    /// use redfish_client::Client;
+    /// let fp = "sha256 Fingerprint=5E:9A:1C:44:0D:2B:8F:71:A3:06:CB:19:E2:57:90:4D:\
+    ///           6F:12:88:B0:3C:D5:7A:E1:94:20:6B:FE:08:C3:5D:A7";
+    /// let client = Client::builder("https://127.0.0.1:8443")
+    ///     .basic_auth("admin", "password")
+    ///     .pin_certificate_sha256(fp)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(Client::builder("https://127.0.0.1:8443")
+    ///     .pin_certificate_sha256("not a fingerprint")
+    ///     .build()
+    ///     .is_err());
+    /// ```
+    pub fn pin_certificate_sha256(mut self, fingerprint: impl Into<String>) -> Self {
+        self.pins.push(fingerprint.into());
         self
     }
     /// TCP (and TLS) connect timeout (default 5 s).
@@ -449,6 +481,29 @@ impl ClientBuilder {
         }
         base.set_path("/");
         base.set_query(None);
+        let pins = self
+            .pins
+            .iter()
+            .map(|p| {
+                crate::pin::parse_fingerprint(p).ok_or_else(|| {
+                    Error::build(
+                        "certificate pin",
+                        format!("{p:?} is not a SHA-256 fingerprint (64 hex digits)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !pins.is_empty() {
+            if base.scheme() != "https" {
+                return Err(Error::build("certificate pin", "pins need an https URL"));
+            }
+            if !self.ca_pems.is_empty() || self.accept_invalid_certs {
+                return Err(Error::build(
+                    "certificate pin",
+                    "pins replace CA certificates and accepting invalid certificates: give one",
+                ));
+            }
+        }
         let mut http = reqwest::Client::builder()
             .use_rustls_tls()
             // Loading the system's root store costs milliseconds per client: skip it for
@@ -473,6 +528,11 @@ impl ClientBuilder {
             for c in certs {
                 http = http.add_root_certificate(c);
             }
+        }
+        if !pins.is_empty() {
+            let tls = crate::pin::client_config(pins)
+                .map_err(|e| Error::build("TLS configuration", e))?;
+            http = http.use_preconfigured_tls(tls);
         }
         let http = http.build().map_err(|e| Error::build("HTTP client", e))?;
         // The Basic header, computed once (reqwest's own encoding), marked sensitive.
@@ -735,6 +795,7 @@ impl Client {
             password: Secret::new(""),
             ca_pems: Vec::new(),
             accept_invalid_certs: false,
+            pins: Vec::new(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
             max_concurrent: 4,

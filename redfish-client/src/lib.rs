@@ -53,6 +53,10 @@
 //!   HTTP/1.1 with TLS, connection pooling, timeouts and a same-origin redirect policy; its
 //!   `multipart` feature builds the firmware push and `stream` sends an image file without
 //!   reading it into memory.
+//! * `rustls` (the same 0.23 with `ring` that reqwest uses) and `sha2`: certificate pinning
+//!   ([`ClientBuilder::pin_certificate_sha256`](client::ClientBuilder::pin_certificate_sha256)),
+//!   a verifier that trusts a BMC's own certificate by its SHA-256 fingerprint,
+//!   handed to reqwest as a preconfigured TLS configuration.
 //! * `bytes`: an in-memory update image shared across a re-sent push without copying.
 //! * `memchr`: finding `error`/`@Message.ExtendedInfo` in a 2xx body with a SIMD search, so
 //!   that only bodies that may report an error are parsed for it.
@@ -73,6 +77,7 @@ pub mod events;
 pub mod model;
 pub mod odata;
 pub mod ops;
+mod pin;
 pub mod quirks;
 
 pub use client::{

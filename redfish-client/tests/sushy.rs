@@ -1,7 +1,7 @@
 //! Interop with a real peer we did not write: OpenStack's `sushy-emulator` (pip `sushy-tools`)
 //! with its fake driver on 127.0.0.1, once over plain HTTP without auth and once over TLS (a
-//! CA and server certificate made here with `openssl`, the CA given to the client) with HTTP
-//! basic auth. Every change made through `redfish-client` is read back independently with
+//! CA and server certificate made here with `openssl`, the CA given to the client, or the
+//! server's certificate pinned by its SHA-256 fingerprint) with HTTP basic auth. Every change made through `redfish-client` is read back independently with
 //! `curl`.
 //!
 //! The peer lives in `.venv-peers/` at the repository root (`scripts/peers/sushy.sh` makes it;
@@ -562,4 +562,72 @@ async fn sushy_tls_and_basic_auth() {
     let e = bad.systems().await.unwrap_err();
     assert_eq!(e.status(), Some(401), "{e}");
     assert!(!format!("{e} {e:?}").contains("not-the-password"));
+}
+
+/// Certificate pinning against sushy-emulator over TLS: the server's certificate, pinned by
+/// the fingerprint `openssl x509 -fingerprint -sha256` prints, is trusted without its CA;
+/// any other pin (the CA's own, a made-up one) fails the TLS handshake, so no request is
+/// sent; two pins (a rollover) work with either; pins with a CA, or over plain HTTP, are
+/// refused when the client is built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sushy_tls_certificate_pinned() {
+    let peer = Peer::start(true, true);
+    let cert = peer.ca.as_ref().unwrap().with_file_name("cert.pem");
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let fingerprint = String::from_utf8(out.stdout).unwrap();
+    assert!(fingerprint.contains("Fingerprint="), "{fingerprint}");
+
+    let pinned = Client::builder(&peer.url)
+        .basic_auth("admin", "password")
+        .pin_certificate_sha256(fingerprint.trim())
+        .build()
+        .unwrap();
+    assert_eq!(pinned.systems().await.unwrap().len(), 2);
+
+    // The CA's own fingerprint (a certificate the server does not present) is refused, as
+    // is any other: a TLS failure, no request sent.
+    let ca_fp = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(peer.ca.as_ref().unwrap())
+        .output()
+        .unwrap();
+    let ca_fp = String::from_utf8(ca_fp.stdout).unwrap();
+    for wrong in [ca_fp.trim().to_string(), "ab".repeat(32)] {
+        let e = Client::builder(&peer.url)
+            .basic_auth("admin", "password")
+            .pin_certificate_sha256(wrong.clone())
+            .build()
+            .unwrap()
+            .get_json("/redfish/v1/")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Transport { .. }), "pin {wrong}: {e:?}");
+    }
+    // Two pins (a rollover): either certificate is enough.
+    let rollover = Client::builder(&peer.url)
+        .basic_auth("admin", "password")
+        .pin_certificate_sha256("cd".repeat(32))
+        .pin_certificate_sha256(fingerprint.trim())
+        .build()
+        .unwrap();
+    assert_eq!(rollover.systems().await.unwrap().len(), 2);
+    // Pins and a CA, or pins over plain HTTP: refused at build.
+    assert!(
+        Client::builder(&peer.url)
+            .pin_certificate_sha256(fingerprint.trim())
+            .ca_cert_pem(std::fs::read(peer.ca.as_ref().unwrap()).unwrap())
+            .build()
+            .is_err()
+    );
+    assert!(
+        Client::builder("http://127.0.0.1:1")
+            .pin_certificate_sha256(fingerprint.trim())
+            .build()
+            .is_err()
+    );
 }
