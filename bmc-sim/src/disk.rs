@@ -3,9 +3,12 @@
 //! A node's disk is a file (a raw image, as `imaging` writes it). Booting from it does what real
 //! firmware does, from the on-disk formats' magic numbers and structures:
 //!
-//! * the partition table: an MBR (boot signature `55 AA` at byte 510, four entries at 446) or a
-//!   GPT (a protective MBR entry of type `0xEE`, then `EFI PART` at LBA 1 with the header's
-//!   CRC32 checked, as UEFI firmware does; 512-byte sectors);
+//! * the partition table: an MBR (boot signature `55 AA` at byte 510, four entries at 446; the
+//!   logical partitions of an extended one followed through their chain of extended boot
+//!   records and numbered from 5, as Linux does) or a GPT (a protective MBR entry of type
+//!   `0xEE`, then `EFI PART` at LBA 1 with the header's CRC32 checked, as UEFI firmware does).
+//!   The logical sector size is the one the GPT was made for: its header at byte 512 (512-byte
+//!   sectors) or at byte 4096 (4Kn disks); an MBR-only disk is taken to have 512-byte sectors;
 //! * each partition's file system from its superblock magic: ext2/3/4 (`0xEF53` at byte 1080,
 //!   the journal and extent feature bits tell which), FAT (`FAT` type string in the boot
 //!   sector), XFS (`XFSB`), Btrfs (`_BHRfS_M` at 64 KiB + 64), swap (`SWAPSPACE2`), ISO 9660
@@ -85,8 +88,12 @@ fn eof() -> io::Error {
 }
 
 const SECTOR: u64 = 512;
+/// The logical sector sizes a GPT is looked for with, in this order.
+const SECTOR_SIZES: [u64; 2] = [512, 4096];
 /// GPT partition entries read at most (the usual table has 128).
 const MAX_GPT_ENTRIES: u32 = 256;
+/// Logical partitions followed at most in an extended partition's chain.
+const MAX_LOGICAL: u32 = 128;
 /// Largest os-release file read.
 const MAX_OS_RELEASE: u64 = 64 << 10;
 const ESP_GUID: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
@@ -179,6 +186,9 @@ impl Partition {
 pub struct DiskReport {
     /// Disk size in bytes.
     pub size: u64,
+    /// The logical sector size the partition table uses (4096 for a GPT made for a 4Kn
+    /// disk, otherwise 512).
+    pub sector_size: u64,
     /// The partition table.
     pub table: PartitionTable,
     /// Partitions (for a disk without a table, a whole-disk file system as partition 0).
@@ -288,10 +298,19 @@ pub fn probe_filesystem(disk: &Disk, start: u64) -> Option<Filesystem> {
     None
 }
 
-/// The partitions of a GPT disk, or `None` when the header is missing or its CRC is wrong.
-fn gpt_partitions(disk: &Disk) -> Option<Vec<Partition>> {
+/// The logical sector size and partitions of a GPT disk (its header looked for at LBA 1 of
+/// 512-byte, then of 4096-byte sectors), or `None` when no header is found or its CRC is
+/// wrong.
+fn gpt(disk: &Disk) -> Option<(u64, Vec<Partition>)> {
+    SECTOR_SIZES
+        .into_iter()
+        .find_map(|sector| Some((sector, gpt_partitions(disk, sector)?)))
+}
+
+/// The partitions of a GPT disk with `sector`-byte sectors.
+fn gpt_partitions(disk: &Disk, sector: u64) -> Option<Vec<Partition>> {
     let mut h = [0u8; 512];
-    disk.read_at(SECTOR, &mut h).ok()?;
+    disk.read_at(sector, &mut h).ok()?;
     if &h[..8] != b"EFI PART" {
         return None;
     }
@@ -311,7 +330,7 @@ fn gpt_partitions(disk: &Disk) -> Option<Vec<Partition>> {
         return None;
     }
     let mut table = vec![0u8; (count * entry_size) as usize];
-    disk.read_at(entries_lba.checked_mul(SECTOR)?, &mut table)
+    disk.read_at(entries_lba.checked_mul(sector)?, &mut table)
         .ok()?;
     let mut parts = Vec::new();
     for (i, e) in table.chunks_exact(entry_size as usize).enumerate() {
@@ -330,14 +349,59 @@ fn gpt_partitions(disk: &Disk) -> Option<Vec<Partition>> {
         let name = String::from_utf16_lossy(&name);
         parts.push(Partition {
             number: i as u32 + 1,
-            start: first.saturating_mul(SECTOR),
-            size: (last - first).saturating_add(1).saturating_mul(SECTOR),
+            start: first.saturating_mul(sector),
+            size: (last - first).saturating_add(1).saturating_mul(sector),
             kind: guid(&e[..16]),
             name: (!name.is_empty()).then_some(name),
             filesystem: None,
         });
     }
     Some(parts)
+}
+
+/// Whether an MBR partition type is an extended partition (a container of logical ones).
+fn is_extended(kind: u8) -> bool {
+    matches!(kind, 0x05 | 0x0F | 0x85)
+}
+
+/// The logical partitions in the extended partition starting at LBA `extended` (512-byte
+/// sectors): each extended boot record holds one logical partition (its start relative to
+/// that record) and the link to the next record (relative to the extended partition's
+/// start). Numbered from 5, as Linux numbers them. The chain is bounded and a loop in it
+/// ends it.
+fn logical_partitions(disk: &Disk, extended: u64) -> Vec<Partition> {
+    let mut parts = Vec::new();
+    let mut ebr = extended;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..MAX_LOGICAL {
+        if !seen.insert(ebr) {
+            break;
+        }
+        let mut b = [0u8; 512];
+        let Some(at) = ebr.checked_mul(SECTOR) else {
+            break;
+        };
+        if disk.read_at(at, &mut b).is_err() || le16(&b, 510) != 0xAA55 {
+            break;
+        }
+        let (kind, start, count) = (b[446 + 4], le32(&b, 446 + 8), le32(&b, 446 + 12));
+        if kind != 0 && count != 0 {
+            parts.push(Partition {
+                number: 5 + parts.len() as u32,
+                start: (ebr + u64::from(start)) * SECTOR,
+                size: u64::from(count) * SECTOR,
+                kind: format!("0x{kind:02X}"),
+                name: None,
+                filesystem: None,
+            });
+        }
+        let (next_kind, next) = (b[462 + 4], le32(&b, 462 + 8));
+        if !is_extended(next_kind) || next == 0 {
+            break;
+        }
+        ebr = extended + u64::from(next);
+    }
+    parts
 }
 
 /// CRC-32 (IEEE, as GPT uses), through the `crc` crate.
@@ -358,18 +422,18 @@ pub fn inspect(disk: &Disk, uefi: bool) -> DiskReport {
         })
         .collect();
     let protective = signature && mbr_entries.iter().any(|(t, _, _)| *t == 0xEE);
-    let (table, mut partitions) = match protective.then(|| gpt_partitions(disk)).flatten() {
-        Some(p) => (PartitionTable::Gpt, p),
+    let (table, sector_size, mut partitions) = match protective.then(|| gpt(disk)).flatten() {
+        Some((sector, p)) => (PartitionTable::Gpt, sector, p),
         // A FAT boot sector carries the same signature: a whole-disk file system is no table.
         None if signature
             && probe_filesystem(disk, 0).is_none()
             && mbr_entries.iter().any(|(t, _, n)| *t != 0 && *n != 0) =>
         {
-            let parts = mbr_entries
+            // Primary partitions (not the extended container itself, nor empty slots).
+            let mut parts: Vec<Partition> = mbr_entries
                 .iter()
                 .enumerate()
-                // Extended partitions (their logical ones are not followed) and empty slots.
-                .filter(|(_, (t, _, n))| !matches!(t, 0 | 0x05 | 0x0F | 0x85) && *n != 0)
+                .filter(|(_, (t, _, n))| *t != 0 && !is_extended(*t) && *n != 0)
                 .map(|(i, (t, lba, n))| Partition {
                     number: i as u32 + 1,
                     start: u64::from(*lba) * SECTOR,
@@ -379,9 +443,16 @@ pub fn inspect(disk: &Disk, uefi: bool) -> DiskReport {
                     filesystem: None,
                 })
                 .collect();
-            (PartitionTable::Mbr, parts)
+            // Then the logical partitions of the (first) extended one.
+            if let Some((_, lba, _)) = mbr_entries
+                .iter()
+                .find(|(t, lba, n)| is_extended(*t) && *lba != 0 && *n != 0)
+            {
+                parts.extend(logical_partitions(disk, u64::from(*lba)));
+            }
+            (PartitionTable::Mbr, SECTOR, parts)
         }
-        None => (PartitionTable::None, Vec::new()),
+        None => (PartitionTable::None, SECTOR, Vec::new()),
     };
     for p in &mut partitions {
         if p.start < size {
@@ -417,6 +488,7 @@ pub fn inspect(disk: &Disk, uefi: bool) -> DiskReport {
         .find_map(|p| os_release(disk, p.start, p.size));
     DiskReport {
         size,
+        sector_size,
         table,
         partitions,
         loader,
@@ -650,6 +722,47 @@ mod tests {
         assert_eq!(r.table, PartitionTable::Gpt);
         assert_eq!(r.partitions[0].size, u64::MAX);
         assert!(!r.bootable());
+    }
+
+    /// An extended partition whose chain of boot records loops back on itself: the logical
+    /// partitions are listed once, and the walk ends.
+    #[test]
+    fn a_looping_extended_partition_chain_ends() {
+        let mut d = vec![0u8; 1 << 20];
+        let entry = |d: &mut [u8], at: usize, kind: u8, start: u32, count: u32| {
+            d[at + 4] = kind;
+            d[at + 8..at + 12].copy_from_slice(&start.to_le_bytes());
+            d[at + 12..at + 16].copy_from_slice(&count.to_le_bytes());
+        };
+        entry(&mut d, 446, 0x83, 8, 8);
+        entry(&mut d, 462, 0x05, 100, 1000);
+        d[510] = 0x55;
+        d[511] = 0xAA;
+        // EBR at 100: a logical partition at 100 + 4, and the next EBR at 100 + 50.
+        let ebr = 100 * 512;
+        entry(&mut d, ebr + 446, 0x83, 4, 10);
+        entry(&mut d, ebr + 462, 0x05, 50, 20);
+        d[ebr + 510] = 0x55;
+        d[ebr + 511] = 0xAA;
+        // EBR at 150: one more, then a link back to the first EBR (offset 0).
+        let ebr = 150 * 512;
+        entry(&mut d, ebr + 446, 0x83, 2, 10);
+        entry(&mut d, ebr + 462, 0x0F, 0, 20);
+        d[ebr + 510] = 0x55;
+        d[ebr + 511] = 0xAA;
+        // ... which is not followed (a zero link ends the chain); make it loop for real:
+        let mut looping = d.clone();
+        looping[ebr + 462 + 8..ebr + 462 + 12].copy_from_slice(&50u32.to_le_bytes());
+        for disk in [d, looping] {
+            let r = inspect(&Disk::from_bytes(disk), false);
+            assert_eq!(r.table, PartitionTable::Mbr);
+            let got: Vec<_> = r
+                .partitions
+                .iter()
+                .map(|p| (p.number, p.start / 512))
+                .collect();
+            assert_eq!(got, vec![(1, 8), (5, 104), (6, 152)]);
+        }
     }
 
     #[test]

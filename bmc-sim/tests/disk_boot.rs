@@ -1,5 +1,6 @@
 //! Booting a virtual node from its disk: the firmware's view of disk images made by the real
-//! tools (`sfdisk`, `mformat`/`mcopy`, `mke2fs -d`), checked against `sfdisk` and `blkid`, and
+//! tools (`sfdisk`, `mformat`/`mcopy`, `mke2fs -d`), checked against `sfdisk` and `blkid`
+//! (GPT, DOS with logical partitions, and a GPT for 4Kn sectors made on a loop device), and
 //! the result seen through `ipmitool` (SEL, serial console) and the Redfish face (`curl`).
 
 mod common;
@@ -59,21 +60,7 @@ fn uefi_disk(path: &Path, esp: bool) {
         )),
     );
     if esp {
-        let img = format!("{p}@@{}", ESP_START * 512);
-        run("mformat", &["-i", &img, "-F", "-v", "ESP", "::"], None);
-        run("mmd", &["-i", &img, "::/EFI", "::/EFI/BOOT"], None);
-        let loader = path.with_extension("efi");
-        std::fs::write(&loader, b"MZ not really a PE image").unwrap();
-        run(
-            "mcopy",
-            &[
-                "-i",
-                &img,
-                loader.to_str().unwrap(),
-                "::/EFI/BOOT/BOOTX64.EFI",
-            ],
-            None,
-        );
+        esp_with_loader(path, ESP_START * 512);
     }
     let root = path.with_extension("root");
     std::fs::create_dir_all(root.join("etc")).unwrap();
@@ -84,6 +71,12 @@ fn uefi_disk(path: &Path, esp: bool) {
     )
     .unwrap();
     std::os::unix::fs::symlink("../usr/lib/os-release", root.join("etc/os-release")).unwrap();
+    ext4_at(path, ROOT_START * 512, "rootfs", &root);
+}
+
+/// An ext4 file system of 30 MiB labelled `label` at byte `offset` of the disk image `path`,
+/// filled from the directory `tree` (`mke2fs -d`).
+fn ext4_at(path: &Path, offset: u64, label: &str, tree: &Path) {
     run(
         "mke2fs",
         &[
@@ -92,13 +85,33 @@ fn uefi_disk(path: &Path, esp: bool) {
             "-t",
             "ext4",
             "-L",
-            "rootfs",
+            label,
             "-E",
-            &format!("offset={}", ROOT_START * 512),
+            &format!("offset={offset}"),
             "-d",
-            root.to_str().unwrap(),
-            p,
+            tree.to_str().unwrap(),
+            path.to_str().unwrap(),
             "30M",
+        ],
+        None,
+    );
+}
+
+/// A FAT32 file system at byte `offset` of the disk image `path` (mtools), holding the
+/// removable-media loader `\EFI\BOOT\BOOTX64.EFI`.
+fn esp_with_loader(path: &Path, offset: u64) {
+    let img = format!("{}@@{offset}", path.to_str().unwrap());
+    run("mformat", &["-i", &img, "-F", "-v", "ESP", "::"], None);
+    run("mmd", &["-i", &img, "::/EFI", "::/EFI/BOOT"], None);
+    let loader = path.with_extension("efi");
+    std::fs::write(&loader, b"MZ not really a PE image").unwrap();
+    run(
+        "mcopy",
+        &[
+            "-i",
+            &img,
+            loader.to_str().unwrap(),
+            "::/EFI/BOOT/BOOTX64.EFI",
         ],
         None,
     );
@@ -182,6 +195,146 @@ fn the_firmware_sees_what_sfdisk_and_blkid_see() {
     let r = inspect(&Disk::from_bytes(bytes), true);
     assert_ne!(r.table, PartitionTable::Gpt);
     assert!(!r.bootable());
+}
+
+/// A DOS disk with an extended partition (sfdisk makes the chain of extended boot records):
+/// the primary and logical partitions as `sfdisk -J` lists them (the extended container
+/// aside), the file system of a logical one as blkid probes it, and the OS found in it.
+#[test]
+fn logical_partitions_as_sfdisk_sees_them() {
+    require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dos.img");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(96 << 20)
+        .unwrap();
+    let p = path.to_str().unwrap();
+    run(
+        "sfdisk",
+        &["-q", p],
+        Some(
+            "label: dos\nstart=2048, size=16M, type=83\nstart=34816, type=5\nsize=16M, type=82\nsize=40M, type=83\n",
+        ),
+    );
+    let dump: serde_json::Value = json(&run("sfdisk", &["-J", p], None));
+    let theirs: Vec<_> = dump["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["type"] != "5")
+        .collect();
+    assert_eq!(theirs.len(), 3, "{dump}");
+    // An ext4 root with an os-release in the last logical partition.
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "PRETTY_NAME=\"Rocky Linux 9.5 (Blue Onyx)\"\n",
+    )
+    .unwrap();
+    let last = theirs[2]["start"].as_u64().unwrap() * 512;
+    ext4_at(&path, last, "logical", &root);
+    let report = inspect(&Disk::open(&path).unwrap(), false);
+    assert_eq!(report.table, PartitionTable::Mbr);
+    assert_eq!(report.sector_size, 512);
+    assert_eq!(report.partitions.len(), 3, "{report:?}");
+    for (ours, theirs) in report.partitions.iter().zip(&theirs) {
+        let node = theirs["node"].as_str().unwrap();
+        assert!(
+            node.ends_with(&ours.number.to_string()),
+            "{node} vs {}",
+            ours.number
+        );
+        assert_eq!(ours.start, theirs["start"].as_u64().unwrap() * 512);
+        assert_eq!(ours.size, theirs["size"].as_u64().unwrap() * 512);
+        assert_eq!(
+            ours.kind,
+            format!("0x{:0>2}", theirs["type"].as_str().unwrap().to_uppercase())
+        );
+    }
+    assert_eq!(
+        report
+            .partitions
+            .iter()
+            .map(|p| p.number)
+            .collect::<Vec<_>>(),
+        vec![1, 5, 6]
+    );
+    let (fs_type, label) = blkid(&path, last);
+    assert_eq!((fs_type.as_str(), label.as_str()), ("ext4", "logical"));
+    assert_eq!(
+        report.partitions[2].filesystem.as_ref().unwrap().name(),
+        "ext4"
+    );
+    assert_eq!(report.os.as_deref(), Some("Rocky Linux 9.5 (Blue Onyx)"));
+}
+
+/// A GPT made for a 4Kn disk (sfdisk on a loop device with 4 KiB logical sectors, made here
+/// as root: the header at byte 4096, LBAs of 4 KiB): found, its partitions where
+/// `sfdisk -J` puts them on that device, and the loader on its ESP.
+#[test]
+fn a_gpt_for_4kn_sectors_as_sfdisk_sees_it() {
+    require_tools();
+    require("losetup", "mount");
+    assert_eq!(
+        run("id", &["-u"], None).trim(),
+        "0",
+        "the 4Kn test needs root (it attaches a loop device)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("4kn.img");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let p = path.to_str().unwrap();
+    /// Detaches the loop device, even when the test fails.
+    struct Loop(String);
+    impl Drop for Loop {
+        fn drop(&mut self) {
+            let _ = Command::new("losetup").args(["-d", &self.0]).status();
+        }
+    }
+    let dev = Loop(
+        run(
+            "losetup",
+            &["--find", "--show", "--sector-size", "4096", p],
+            None,
+        )
+        .trim()
+        .to_string(),
+    );
+    run(
+        "sfdisk",
+        &["-q", &dev.0],
+        Some("label: gpt\nstart=256, size=8192, type=U, name=\"EFI\"\ntype=L, name=\"root\"\n"),
+    );
+    let dump: serde_json::Value = json(&run("sfdisk", &["-J", &dev.0], None));
+    drop(dev);
+    assert_eq!(
+        dump["partitiontable"]["sectorsize"].as_u64(),
+        Some(4096),
+        "{dump}"
+    );
+    let theirs = dump["partitiontable"]["partitions"].as_array().unwrap();
+    let esp = theirs[0]["start"].as_u64().unwrap() * 4096;
+    esp_with_loader(&path, esp);
+    let report = inspect(&Disk::open(&path).unwrap(), true);
+    assert_eq!(report.table, PartitionTable::Gpt);
+    assert_eq!(report.sector_size, 4096);
+    assert_eq!(report.partitions.len(), theirs.len());
+    for (ours, theirs) in report.partitions.iter().zip(theirs) {
+        assert_eq!(ours.start, theirs["start"].as_u64().unwrap() * 4096);
+        assert_eq!(ours.size, theirs["size"].as_u64().unwrap() * 4096);
+        assert_eq!(ours.kind, theirs["type"].as_str().unwrap());
+        assert_eq!(ours.name.as_deref(), theirs["name"].as_str());
+    }
+    assert_eq!(blkid(&path, esp).0, "vfat");
+    assert_eq!(
+        report.loader.as_deref(),
+        Ok("\\EFI\\BOOT\\BOOTX64.EFI on partition 1")
+    );
 }
 
 #[test]

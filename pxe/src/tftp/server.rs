@@ -397,26 +397,28 @@ impl TftpServer {
             tracing::info!(client = %from, file = %req.filename, mode = %req.mode, "unsupported mode refused");
             return Some(error_packet(r.code, &r.message));
         }
-        // Admission: global and per-client bounds.
+        // Admission: global and per-client bounds. A client is its address; an IPv4 client of
+        // a dual-stack socket (a mapped address) counts as that IPv4 address.
+        let client = from.ip().to_canonical();
         {
             let mut a = lock(&self.shared.active);
             if a.requests.get(&from).is_some_and(|r| r.as_slice() == data) {
                 tracing::debug!(client = %from, "retransmitted request ignored (transfer running)");
                 return None;
             }
-            let mine = a.per_client.get(&from.ip()).copied().unwrap_or(0);
+            let mine = a.per_client.get(&client).copied().unwrap_or(0);
             if a.total >= self.shared.max_transfers || mine >= self.shared.max_per_client {
                 tracing::warn!(client = %from, file = %req.filename, total = a.total, mine,
                     "transfer refused: server busy");
                 return Some(error_packet(ErrorCode::NotDefined, "server busy"));
             }
             a.total += 1;
-            *a.per_client.entry(from.ip()).or_insert(0) += 1;
+            *a.per_client.entry(client).or_insert(0) += 1;
             a.requests.insert(from, data.to_vec());
         }
         let slot = Slot {
             shared: self.shared.clone(),
-            client: from.ip(),
+            client,
             peer: from,
         };
         // The request borrows the receive buffer: keep an owned copy for the task.
