@@ -469,7 +469,9 @@ fn router(app: App) -> Router {
         )
         .route(
             "/redfish/v1/EventService/Subscriptions/{id}",
-            get(events::subscription).delete(events::delete_subscription),
+            get(events::subscription)
+                .patch(events::patch_subscription)
+                .delete(events::delete_subscription),
         )
         .route(
             "/redfish/v1/EventService/Actions/EventService.SubmitTestEvent",

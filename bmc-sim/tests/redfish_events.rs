@@ -87,19 +87,8 @@ fn subscriptions_receive_filtered_events_with_retries() {
         .unwrap();
     let u = fleet.redfish_url(0).unwrap();
     let basic = "admin:password";
-    let post = |path: &str, body: &str| {
-        curl(&[
-            "-u",
-            basic,
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            body,
-            &format!("{u}{path}"),
-        ])
-    };
+    let post =
+        |path: &str, body: &str| common::curl_json("POST", basic, body, &format!("{u}{path}"));
     let subscribe = |path: &str, extra: &str| {
         let (code, headers, body) = post(
             "/redfish/v1/EventService/Subscriptions",
@@ -269,6 +258,57 @@ fn subscriptions_receive_filtered_events_with_retries() {
         let (code, _, body) = post("/redfish/v1/EventService/Subscriptions", &bad);
         assert_eq!(code, 400, "{bad}: {body}");
     }
+    // PATCH: Context, DeliveryRetryPolicy and Status/State, all or nothing; read-only and
+    // unknown properties refused with the subscription unchanged.
+    let patch =
+        |path: &str, body: &str| common::curl_json("PATCH", basic, body, &format!("{u}{path}"));
+    let (code, _, body) = patch(
+        &tasks,
+        r#"{"Context":"ctx-renamed","DeliveryRetryPolicy":"SuspendRetries","Status":{"State":"Disabled"}}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let (_, _, body) = curl(&["-u", basic, &format!("{u}{tasks}")]);
+    let sub = json(&body);
+    assert_eq!(sub["Context"], "ctx-renamed");
+    assert_eq!(sub["DeliveryRetryPolicy"], "SuspendRetries");
+    assert_eq!(sub["Status"]["State"], "Disabled");
+    let (code, _, body) = patch(&tasks, r#"{"Status":{"State":"Enabled"},"Context":null}"#);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["Status"]["State"], "Enabled");
+    assert!(json(&body)["Context"].is_null());
+    for (bad, message) in [
+        (
+            r#"{"Context":"x","Destination":"http://127.0.0.1/y"}"#,
+            "PropertyNotWritable",
+        ),
+        (r#"{"Bogus":1}"#, "PropertyUnknown"),
+        (
+            r#"{"Status":{"State":"Sleeping"}}"#,
+            "PropertyValueNotInList",
+        ),
+        (
+            r#"{"DeliveryRetryPolicy":"Sometimes"}"#,
+            "PropertyValueNotInList",
+        ),
+    ] {
+        let (code, _, body) = patch(&tasks, bad);
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(body.contains(message), "{bad}: {body}");
+    }
+    let (_, _, body) = curl(&["-u", basic, &format!("{u}{tasks}")]);
+    assert!(
+        json(&body)["Context"].is_null(),
+        "a refused PATCH changed the subscription"
+    );
+    assert_eq!(
+        patch(
+            "/redfish/v1/EventService/Subscriptions/999",
+            r#"{"Context":"x"}"#
+        )
+        .0,
+        404
+    );
+
     let (code, _, _) = curl(&["-u", basic, "-X", "DELETE", &format!("{u}{tasks}")]);
     assert_eq!(code, 204);
     assert_eq!(curl(&["-u", basic, &format!("{u}{tasks}")]).0, 404);

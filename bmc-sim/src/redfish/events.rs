@@ -371,6 +371,100 @@ pub(super) async fn subscription(
     }
 }
 
+/// A subscription's `Context`: a string of at most 256 bytes, or null (none); `Err` names
+/// the property.
+fn parse_context(v: &Value) -> Result<Option<String>, &'static str> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.len() <= 256 => Ok(Some(s.clone())),
+        _ => Err("Context"),
+    }
+}
+
+/// A subscription's `DeliveryRetryPolicy`; `Err` names the property.
+fn parse_policy(v: &Value) -> Result<&'static str, &'static str> {
+    match v.as_str() {
+        Some("TerminateAfterRetries") => Ok("TerminateAfterRetries"),
+        Some("SuspendRetries") => Ok("SuspendRetries"),
+        Some("RetryForever") => Ok("RetryForever"),
+        _ => Err("DeliveryRetryPolicy"),
+    }
+}
+
+/// PATCH of a subscription: `Context`, `DeliveryRetryPolicy`, and `Status/State` (`Enabled`
+/// resumes a subscription suspended after failed deliveries, `Disabled` suspends it), all or
+/// nothing; any other property is refused (read-only or unknown), the subscription unchanged.
+pub(super) async fn patch_subscription(
+    State(app): State<App>,
+    _: Authed,
+    Path(id): Path<u32>,
+    JsonBody(v): JsonBody,
+) -> Response {
+    let Some(fields) = v.as_object() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Base.1.8.MalformedJSON",
+            "The request body must be a JSON object.",
+        );
+    };
+    let (mut context, mut policy, mut enabled) = (None, None, None);
+    for (key, value) in fields {
+        match key.as_str() {
+            "Context" => match parse_context(value) {
+                Ok(c) => context = Some(c),
+                Err(p) => return bad_value(p),
+            },
+            "DeliveryRetryPolicy" => match parse_policy(value) {
+                Ok(p) => policy = Some(p),
+                Err(p) => return bad_value(p),
+            },
+            "Status" => {
+                let state = value.as_object().and_then(|o| {
+                    (o.len() == 1).then(|| o.get("State").and_then(Value::as_str))?
+                });
+                enabled = Some(match state {
+                    Some("Enabled") => true,
+                    Some("Disabled") => false,
+                    _ => return bad_value("Status/State"),
+                });
+            }
+            "Destination" | "Protocol" | "SubscriptionType" | "EventFormatType"
+            | "RegistryPrefixes" | "ResourceTypes" | "EventTypes" | "Id" | "Name" => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Base.1.8.PropertyNotWritable",
+                    &format!(
+                        "The property {key} is a read only property and cannot be assigned a value."
+                    ),
+                );
+            }
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Base.1.8.PropertyUnknown",
+                    &format!(
+                        "The property {key} is not in the list of valid properties for the resource."
+                    ),
+                );
+            }
+        }
+    }
+    let mut st = lock(&app.event_state);
+    let Some(s) = st.subscriptions.get_mut(&id) else {
+        return not_found();
+    };
+    if let Some(c) = context {
+        s.context = c;
+    }
+    if let Some(p) = policy {
+        s.policy = p;
+    }
+    if let Some(e) = enabled {
+        s.enabled = e;
+    }
+    axum::Json(s.json(id)).into_response()
+}
+
 pub(super) async fn delete_subscription(
     State(app): State<App>,
     _: Authed,
@@ -446,10 +540,10 @@ pub(super) async fn create_subscription(
             return bad_value("Protocol");
         }
     }
-    let context = match v.get("Context") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() <= 256 => Some(s.clone()),
-        Some(_) => return bad_value("Context"),
+    let context = match v.get("Context").map(parse_context) {
+        None => None,
+        Some(Ok(c)) => c,
+        Some(Err(p)) => return bad_value(p),
     };
     let (event_types, registry_prefixes, resource_types) = match (
         string_list(&v, "EventTypes", &EVENT_TYPES),
@@ -459,12 +553,10 @@ pub(super) async fn create_subscription(
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(key), _, _) | (_, Err(key), _) | (_, _, Err(key)) => return bad_value(key),
     };
-    let policy = match v.get("DeliveryRetryPolicy").and_then(Value::as_str) {
+    let policy = match v.get("DeliveryRetryPolicy").map(parse_policy) {
         None => "TerminateAfterRetries",
-        Some("TerminateAfterRetries") => "TerminateAfterRetries",
-        Some("SuspendRetries") => "SuspendRetries",
-        Some("RetryForever") => "RetryForever",
-        Some(_) => return bad_value("DeliveryRetryPolicy"),
+        Some(Ok(p)) => p,
+        Some(Err(p)) => return bad_value(p),
     };
     let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
     let id = {

@@ -16,6 +16,22 @@ pub fn require(program: &str, package: &str) {
 }
 
 /// curl: returns (status, headers, body).
+/// `curl -u USER -X METHOD` with a JSON body: (status, headers, body).
+#[allow(dead_code)]
+pub fn curl_json(method: &str, user: &str, body: &str, url: &str) -> (u16, String, String) {
+    curl(&[
+        "-u",
+        user,
+        "-X",
+        method,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+        url,
+    ])
+}
+
 pub fn curl(args: &[&str]) -> (u16, String, String) {
     let mut a = vec!["-s", "-D", "-", "-o", "/dev/stdout", "-w", "\n%{http_code}"];
     a.extend_from_slice(args);
