@@ -444,6 +444,31 @@ async fn event_subscriptions_and_the_sse_stream() {
 
     c.unsubscribe(&sub).await.unwrap();
     assert!(c.subscriptions().await.unwrap().is_empty());
+
+    // More subscriptions than a page (bmc-sim pages its collections by 10): listed whole,
+    // by following Members@odata.nextLink.
+    let mut made = Vec::new();
+    for i in 0..13 {
+        let s = c
+            .subscribe(&NewSubscription::new(dest.clone()).context(format!("page-{i}")))
+            .await
+            .unwrap();
+        made.push(s.id);
+    }
+    let first_page = c
+        .get_json("/redfish/v1/EventService/Subscriptions")
+        .await
+        .unwrap();
+    assert_eq!(first_page["Members"].as_array().unwrap().len(), 10);
+    assert!(first_page["Members@odata.nextLink"].is_string());
+    let listed: Vec<_> = c
+        .subscriptions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, made);
     c.close().await.unwrap();
 }
 

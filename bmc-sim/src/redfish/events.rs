@@ -345,17 +345,29 @@ fn bad_value(property: &str) -> Response {
     )
 }
 
-pub(super) async fn subscriptions(State(app): State<App>, _: Authed) -> Response {
-    let ids: Vec<String> = lock(&app.event_state)
+/// The subscriptions, paged like the service's other collections (`$top`, `$skip`,
+/// `$expand`, server-driven pages with `Members@odata.nextLink`).
+pub(super) async fn subscriptions(
+    State(app): State<App>,
+    _: Authed,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    let members: Vec<(String, Value)> = lock(&app.event_state)
         .subscriptions
-        .keys()
-        .map(|id| format!("/redfish/v1/EventService/Subscriptions/{id}"))
+        .iter()
+        .map(|(id, s)| {
+            (
+                format!("/redfish/v1/EventService/Subscriptions/{id}"),
+                s.json(*id),
+            )
+        })
         .collect();
-    axum::Json(super::collection(
+    axum::Json(super::paged(
         "/redfish/v1/EventService/Subscriptions",
         "#EventDestinationCollection.EventDestinationCollection",
         "Event Subscriptions Collection",
-        &ids,
+        members,
+        &super::query(raw.as_deref()),
     ))
     .into_response()
 }
