@@ -438,6 +438,8 @@ fn router(app: App) -> Router {
         .route("/redfish/v1/Managers/{id}", get(manager))
         .route("/redfish/v1/Chassis", get(chassis_collection))
         .route("/redfish/v1/Chassis/1", get(chassis))
+        .route("/redfish/v1/Chassis/1/Sensors", get(sensors))
+        .route("/redfish/v1/Chassis/1/Sensors/{id}", get(sensor))
         .route("/redfish/v1/SessionService", get(session_service))
         .route(
             "/redfish/v1/SessionService/Sessions",
@@ -1572,9 +1574,127 @@ async fn chassis(State(app): State<App>, _: Authed) -> Response {
         "PowerState": if on { "On" } else { "Off" },
         "Status": {"State": "Enabled", "Health": "OK"},
         "Drives": {"@odata.id": "/redfish/v1/Chassis/1/Drives"},
+        "Sensors": {"@odata.id": "/redfish/v1/Chassis/1/Sensors"},
         "Links": {"ComputerSystems": [{"@odata.id": sys}], "ManagedBy": [{"@odata.id": mgr}]}
     }))
     .into_response()
+}
+
+/// The node's analog sensors (the full sensor records its IPMI face serves from the SDR
+/// repository) as Redfish `Sensor` resources: the same readings and thresholds, converted
+/// with the records' own factors, so both faces agree. Ids are the IPMI names without
+/// spaces or punctuation (`CPU Temp` is `CPUTemp`).
+fn sensor_list(app: &App) -> Vec<(String, Value)> {
+    use ipmi_proto::cmd::sdr::{Sdr, SdrRecord};
+    let node = lock(&app.node);
+    let storage = &node.storage;
+    storage
+        .sdr
+        .records()
+        .filter_map(|(_, bytes)| match Sdr::parse(bytes).ok()?.record {
+            SdrRecord::FullSensor(f) => Some(f),
+            _ => None,
+        })
+        .filter_map(|f| {
+            let state = storage.sensors.get(&f.key.number)?;
+            Some(sensor_json(&f, state))
+        })
+        .collect()
+}
+
+fn sensor_json(
+    f: &ipmi_proto::cmd::sdr::FullSensor,
+    state: &ipmi_proto::bmc::storage::SensorState,
+) -> (String, Value) {
+    use ipmi_proto::cmd::sdr::Threshold;
+    let name = f.id.decode();
+    let id: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    let path = format!("/redfish/v1/Chassis/1/Sensors/{id}");
+    // IPMI base unit codes to the schema's ReadingType and UCUM units.
+    let (reading_type, units) = match f.units.base {
+        1 => ("Temperature", "Cel"),
+        4 => ("Voltage", "V"),
+        5 => ("Current", "A"),
+        6 => ("Power", "W"),
+        18 => ("Rotational", "RPM"),
+        _ => ("Percent", "%"),
+    };
+    let reading = if state.unavailable {
+        None
+    } else {
+        f.convert(state.raw)
+    };
+    let mut thresholds = serde_json::Map::new();
+    let mut health = "OK";
+    for (t, key) in [
+        (Threshold::UpperNonCritical, "UpperCaution"),
+        (Threshold::UpperCritical, "UpperCritical"),
+        (Threshold::UpperNonRecoverable, "UpperFatal"),
+        (Threshold::LowerNonCritical, "LowerCaution"),
+        (Threshold::LowerCritical, "LowerCritical"),
+        (Threshold::LowerNonRecoverable, "LowerFatal"),
+    ] {
+        if state.readable_thresholds & t.mask_bit() == 0 {
+            continue;
+        }
+        let Some(limit) = f.convert(state.thresholds.get(t)) else {
+            continue;
+        };
+        thresholds.insert(key.into(), json!({"Reading": limit}));
+        let crossed = reading.is_some_and(|r| {
+            if key.starts_with("Upper") {
+                r >= limit
+            } else {
+                r <= limit
+            }
+        });
+        if crossed {
+            health = if key.ends_with("Caution") && health == "OK" {
+                "Warning"
+            } else {
+                "Critical"
+            };
+        }
+    }
+    let body = json!({
+        "@odata.id": path,
+        "@odata.type": "#Sensor.v1_9_0.Sensor",
+        "Id": id,
+        "Name": name,
+        "ReadingType": reading_type,
+        "ReadingUnits": units,
+        "Reading": reading,
+        "Thresholds": thresholds,
+        "Status": {
+            "State": if state.scanning && !state.unavailable { "Enabled" } else { "Disabled" },
+            "Health": health
+        },
+        "Oem": {"BmcSim": {"IpmiSensorNumber": f.key.number}}
+    });
+    (path, body)
+}
+
+async fn sensors(
+    State(app): State<App>,
+    _: Authed,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    axum::Json(paged(
+        "/redfish/v1/Chassis/1/Sensors",
+        "#SensorCollection.SensorCollection",
+        "Sensors",
+        sensor_list(&app),
+        &query(raw.as_deref()),
+    ))
+    .into_response()
+}
+
+async fn sensor(State(app): State<App>, _: Authed, Path(id): Path<String>) -> Response {
+    let want = format!("/redfish/v1/Chassis/1/Sensors/{id}");
+    match sensor_list(&app).into_iter().find(|(p, _)| *p == want) {
+        Some((_, body)) => axum::Json(body).into_response(),
+        None => not_found(),
+    }
 }
 
 async fn session_service(_: Authed) -> Response {

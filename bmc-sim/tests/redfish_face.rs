@@ -14,18 +14,8 @@ use ipmi_proto::cmd::chassis::{BootDevice, BootMode};
 fn curl_drives_the_redfish_face_and_ipmi_sees_the_same_node() {
     require("curl", "curl");
     require("ipmitool", "ipmitool");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let fleet = rt
-        .block_on(Fleet::start(
-            FleetConfig::builder()
-                .count(2)
-                .redfish("127.0.0.1:0".parse().unwrap()),
-        ))
-        .unwrap();
+    let rt = common::runtime();
+    let fleet = common::both_faces(&rt, 2);
     let base = fleet.redfish_url(1).unwrap();
     let url = |p: &str| format!("{base}{p}");
     let basic = "admin:password";
@@ -948,4 +938,83 @@ fn insert_media_checks_https_images_too() {
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The chassis' Sensors collection shows the same sensors as the IPMI face: each Redfish
+/// `Reading` and threshold equals what `ipmitool sensor get` prints for the IPMI sensor of
+/// that name (same record, same conversion), and a reading set on the node shows on both.
+#[test]
+fn sensors_agree_with_ipmitool() {
+    require("curl", "curl");
+    require("ipmitool", "ipmitool");
+    let rt = common::runtime();
+    let fleet = common::both_faces(&rt, 1);
+    let base = fleet.redfish_url(0).unwrap();
+    let port = fleet.ipmi_addr(0).unwrap().port();
+    let get = |path: &str| {
+        let (code, _, body) = curl(&["-u", "admin:password", &format!("{base}{path}")]);
+        assert_eq!(code, 200, "{path}: {body}");
+        json(&body)
+    };
+    assert_eq!(
+        get("/redfish/v1/Chassis/1")["Sensors"]["@odata.id"],
+        "/redfish/v1/Chassis/1/Sensors"
+    );
+    // "Sensor Reading : 45 (+/- 0) degrees C" and "Upper Critical : 90.000" lines.
+    let field = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .and_then(|(_, v)| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    let members = get("/redfish/v1/Chassis/1/Sensors")["Members"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(members.len(), 4, "{members:?}");
+    for m in &members {
+        let s = get(m["@odata.id"].as_str().unwrap());
+        let name = s["Name"].as_str().unwrap();
+        let ipmi = common::ipmitool(port, &["sensor", "get", name]);
+        let reading = field(&ipmi, "Sensor Reading").unwrap_or_else(|| panic!("{ipmi}"));
+        let ours = s["Reading"].as_f64().unwrap();
+        assert!(
+            (ours - reading).abs() < 1e-6,
+            "{name}: Redfish {ours}, ipmitool {reading}"
+        );
+        for (key, line) in [
+            ("UpperCaution", "Upper Non-Critical"),
+            ("UpperCritical", "Upper Critical"),
+            ("UpperFatal", "Upper Non-Recoverable"),
+        ] {
+            let theirs = field(&ipmi, line);
+            let ours = s["Thresholds"][key]["Reading"].as_f64();
+            assert_eq!(ours, theirs, "{name} {key}: {ipmi}");
+        }
+    }
+    let cpu = get("/redfish/v1/Chassis/1/Sensors/CPUTemp");
+    assert_eq!(cpu["ReadingType"], "Temperature");
+    assert_eq!(cpu["ReadingUnits"], "Cel");
+    assert_eq!(cpu["Status"]["Health"], "OK");
+    let fan = get("/redfish/v1/Chassis/1/Sensors/FAN1");
+    assert_eq!(fan["ReadingUnits"], "RPM");
+
+    // The CPU heats past its critical threshold: both faces see it.
+    {
+        let node = fleet.node(0).unwrap();
+        let mut n = node.lock().unwrap();
+        assert!(n.storage.set_reading(0x02, 92));
+    }
+    let cpu = get("/redfish/v1/Chassis/1/Sensors/CPUTemp");
+    assert_eq!(cpu["Reading"].as_f64(), Some(92.0));
+    assert_eq!(cpu["Status"]["Health"], "Critical");
+    let ipmi = common::ipmitool(port, &["sensor", "get", "CPU Temp"]);
+    assert_eq!(field(&ipmi, "Sensor Reading"), Some(92.0), "{ipmi}");
+    let (code, _, _) = curl(&[
+        "-u",
+        "admin:password",
+        &format!("{base}/redfish/v1/Chassis/1/Sensors/NoSuchSensor"),
+    ]);
+    assert_eq!(code, 404);
 }

@@ -4,6 +4,25 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A tokio runtime with two workers, for a fleet driven from a synchronous test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A fleet of `count` nodes with both faces (IPMI and Redfish on 127.0.0.1), started on `rt`.
+pub fn both_faces(rt: &tokio::runtime::Runtime, count: u32) -> bmc_sim::Fleet {
+    rt.block_on(bmc_sim::Fleet::start(
+        bmc_sim::FleetConfig::builder()
+            .count(count)
+            .redfish("127.0.0.1:0".parse().unwrap()),
+    ))
+    .unwrap()
+}
+
 /// Fail (never skip) when a peer program is missing.
 pub fn require(program: &str, package: &str) {
     let found = std::env::var_os("PATH")
@@ -17,7 +36,6 @@ pub fn require(program: &str, package: &str) {
 
 /// curl: returns (status, headers, body).
 /// `curl -u USER -X METHOD` with a JSON body: (status, headers, body).
-#[allow(dead_code)]
 pub fn curl_json(method: &str, user: &str, body: &str, url: &str) -> (u16, String, String) {
     curl(&[
         "-u",
