@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use redfish_client::model::{
-    Bios, Chassis, ComputerSystem, Manager, Message, SecureBoot, ServiceRoot, Session,
+    Bios, Chassis, ComputerSystem, Manager, Message, SecureBoot, Sensor, ServiceRoot, Session,
     SessionService, Task, VirtualMedia,
 };
 use redfish_client::{Collection, Link};
@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = r.supports_expand();
     }
     let _ = parse::<Chassis>(data);
+    let _ = parse::<Sensor>(data);
     if let Some(v) = parse::<VirtualMedia>(data) {
         let _ = (v.is_cd(), v.has_media());
     }

@@ -280,6 +280,15 @@ impl Client {
         self.members(link.id().as_str()).await
     }
 
+    /// Every sensor of `chassis` (its `Sensors` collection, every page), read; an empty list
+    /// when the chassis has no `Sensors` link.
+    pub async fn sensors(&self, chassis: &Chassis) -> Result<Vec<crate::model::Sensor>> {
+        match &chassis.sensors {
+            Some(l) => self.members(l.id().as_str()).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// A chassis' power and thermal readings from whichever resources the service has: the
     /// newer `PowerSubsystem` (power supplies and their `Metrics`), `ThermalSubsystem` (fans,
     /// `ThermalMetrics`) and `EnvironmentMetrics` (power drawn), else the legacy `Power` and

@@ -524,3 +524,47 @@ async fn a_fleet_wide_retry_budget_stops_a_retry_storm() {
     }
     assert!(budget.balance() >= 1.0, "{budget:?}");
 }
+
+/// The chassis' sensors, typed: bmc-sim serves its IPMI face's sensors as Redfish `Sensor`
+/// resources; readings, units and thresholds decode, and a reading changed on the node is
+/// what the next read sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_sensors() {
+    let f = fleet(Vendor::Generic).await;
+    let c = basic_client(&f.redfish_url(0).unwrap());
+    let chassis = c.chassis().await.unwrap();
+    let sensors = c.sensors(&chassis[0]).await.unwrap();
+    let names: Vec<_> = sensors.iter().filter_map(|s| s.name.as_deref()).collect();
+    assert_eq!(names, ["Inlet Temp", "CPU Temp", "FAN1", "12V"]);
+    let by = |name: &str| {
+        sensors
+            .iter()
+            .find(|s| s.name.as_deref() == Some(name))
+            .unwrap()
+    };
+    let cpu = by("CPU Temp");
+    assert_eq!(cpu.reading, Some(45.0));
+    assert_eq!(cpu.reading_type.as_deref(), Some("Temperature"));
+    assert_eq!(cpu.reading_units.as_deref(), Some("Cel"));
+    let t = cpu.thresholds.as_ref().unwrap();
+    assert_eq!(t.upper_caution.as_ref().unwrap().reading, Some(85.0));
+    assert_eq!(t.upper_critical.as_ref().unwrap().reading, Some(90.0));
+    assert_eq!(t.upper_fatal.as_ref().unwrap().reading, Some(95.0));
+    assert!(t.lower_critical.is_none());
+    assert_eq!(by("12V").reading, Some(12.0));
+    assert_eq!(by("FAN1").reading_units.as_deref(), Some("RPM"));
+    assert!(cpu.oem.is_some(), "OEM data kept");
+
+    f.node(0)
+        .unwrap()
+        .lock()
+        .unwrap()
+        .storage
+        .set_reading(0x01, 31);
+    let again = c.sensors(&chassis[0]).await.unwrap();
+    let inlet = again
+        .iter()
+        .find(|s| s.id.as_deref() == Some("InletTemp"))
+        .unwrap();
+    assert_eq!(inlet.reading, Some(31.0));
+}

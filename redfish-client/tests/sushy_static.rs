@@ -248,6 +248,7 @@ fn decode_typed(path: &str, v: &Value) {
         "Fan" => de::<Fan>(path, v),
         "ThermalMetrics" => de::<ThermalMetrics>(path, v),
         "EnvironmentMetrics" => de::<EnvironmentMetrics>(path, v),
+        "Sensor" => de::<Sensor>(path, v),
         "SessionService" => de::<SessionService>(path, v),
         "Session" => de::<Session>(path, v),
         "TaskService" => de::<TaskService>(path, v),

@@ -140,8 +140,8 @@ pub struct Chassis {
     pub thermal_subsystem: Option<Link<super::ThermalSubsystem>>,
     /// `EnvironmentMetrics`.
     pub environment_metrics: Option<Link<super::EnvironmentMetrics>>,
-    /// `Sensors`.
-    pub sensors: Option<Link<Collection<Value>>>,
+    /// `Sensors` (read them with [`Client::sensors`](crate::Client::sensors)).
+    pub sensors: Option<Link<Collection<super::Sensor>>>,
     /// `Links`.
     pub links: Option<ChassisLinks>,
     /// `Oem`.

@@ -441,6 +441,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sensors_decode_leniently_and_keep_the_rest() {
+        let s: Sensor = serde_json::from_str(
+            r#"{"@odata.id": "/redfish/v1/Chassis/1/Sensors/PSU1Vin", "Id": "PSU1Vin",
+                "Reading": "N/A", "ReadingUnits": "V", "ReadingRangeMax": 264,
+                "Thresholds": {"LowerCritical": {"Reading": "90.5", "Activation": "Decreasing"},
+                               "UpperCautionUser": {"Reading": 250}}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.reading, None, "a non-numeric reading is no reading");
+        assert_eq!(s.reading_units.as_deref(), Some("V"));
+        assert_eq!(s.extra["ReadingRangeMax"], 264);
+        let t = s.thresholds.unwrap();
+        let lc = t.lower_critical.unwrap();
+        assert_eq!(lc.reading, Some(90.5));
+        assert_eq!(lc.activation.as_deref(), Some("Decreasing"));
+        assert_eq!(t.extra["UpperCautionUser"]["Reading"], 250);
+    }
+
+    #[test]
     fn one_pass_decoding_keeps_everything() {
         let s: ComputerSystem = serde_json::from_str(
             r#"{"@odata.id": "/redfish/v1/Systems/1/", "@odata.context": "/c", "@odata.etag": "W/\"1\"",

@@ -598,7 +598,92 @@ impl PowerThermal {
     }
 }
 
+/// One threshold of a [`Sensor`] (`Thresholds.UpperCritical`, ...).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SensorThreshold {
+    /// `Reading`: the threshold value, in the sensor's units.
+    pub reading: Option<f64>,
+    /// `Activation` (`Increasing`, `Decreasing`, `Either`, `Disabled`).
+    pub activation: Option<String>,
+    /// Everything else.
+    pub extra: Map<String, Value>,
+}
+model_deserialize!(SensorThreshold {
+        "Reading" => reading as lenient,
+        "Activation" => activation,
+});
+
+/// `Sensor.Thresholds`.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SensorThresholds {
+    /// `UpperCaution` (IPMI's upper non-critical).
+    pub upper_caution: Option<SensorThreshold>,
+    /// `UpperCritical`.
+    pub upper_critical: Option<SensorThreshold>,
+    /// `UpperFatal` (IPMI's upper non-recoverable).
+    pub upper_fatal: Option<SensorThreshold>,
+    /// `LowerCaution`.
+    pub lower_caution: Option<SensorThreshold>,
+    /// `LowerCritical`.
+    pub lower_critical: Option<SensorThreshold>,
+    /// `LowerFatal`.
+    pub lower_fatal: Option<SensorThreshold>,
+    /// Everything else (`UpperCautionUser`, ...).
+    pub extra: Map<String, Value>,
+}
+model_deserialize!(SensorThresholds {
+        "UpperCaution" => upper_caution,
+        "UpperCritical" => upper_critical,
+        "UpperFatal" => upper_fatal,
+        "LowerCaution" => lower_caution,
+        "LowerCritical" => lower_critical,
+        "LowerFatal" => lower_fatal,
+});
+
+/// `Sensor` (`Chassis/X/Sensors/Y`): one reading with its type, units and thresholds.
+/// [`crate::Client::sensors`] lists a chassis' sensors.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Sensor {
+    /// OData annotations.
+    pub odata: OData,
+    /// `Id`.
+    pub id: Option<String>,
+    /// `Name`.
+    pub name: Option<String>,
+    /// `Reading` (lenient: a number, a numeric string, or `None`).
+    pub reading: Option<f64>,
+    /// `ReadingType` (`Temperature`, `Voltage`, `Rotational`, `Power`, ...).
+    pub reading_type: Option<String>,
+    /// `ReadingUnits` (UCUM: `Cel`, `V`, `RPM`, `W`, ...).
+    pub reading_units: Option<String>,
+    /// `PhysicalContext` (`CPU`, `Intake`, ...).
+    pub physical_context: Option<String>,
+    /// `Thresholds`.
+    pub thresholds: Option<SensorThresholds>,
+    /// `Status`.
+    pub status: Option<Status>,
+    /// `Oem`, raw.
+    pub oem: Option<Value>,
+    /// Everything else.
+    pub extra: Map<String, Value>,
+}
+model_deserialize!(Sensor, odata {
+        "Id" => id,
+        "Name" => name,
+        "Reading" => reading as lenient,
+        "ReadingType" => reading_type,
+        "ReadingUnits" => reading_units,
+        "PhysicalContext" => physical_context,
+        "Thresholds" => thresholds,
+        "Status" => status,
+        "Oem" => oem,
+});
+
 resource!(
+    Sensor,
     PowerSubsystem,
     PowerSupply,
     PowerSupplyMetrics,
