@@ -905,6 +905,7 @@ fn oem_boot(node: &Node) -> Value {
     let disk = node.disk_report().map(|r| {
         json!({
             "PartitionTable": format!("{:?}", r.table),
+            "SectorSize": r.sector_size,
             "Partitions": r.partitions.iter().map(|p| json!({
                 "Number": p.number,
                 "StartBytes": p.start,
@@ -1669,7 +1670,7 @@ fn sensor_json(
             "State": if state.scanning && !state.unavailable { "Enabled" } else { "Disabled" },
             "Health": health
         },
-        "Oem": {"BmcSim": {"IpmiSensorNumber": f.key.number}}
+        "Oem": {"BmcSim": {"@odata.type": "#BmcSim.v1_0_0.BmcSim", "IpmiSensorNumber": f.key.number}}
     });
     (path, body)
 }
