@@ -363,11 +363,7 @@ fn nodes_boot_from_their_disks_seen_through_ipmitool_and_redfish() {
         let f = std::fs::OpenOptions::new().write(true).open(&mbr).unwrap();
         f.write_all_at(&[0xfa, 0xf4, 0xeb, 0xfd], 0).unwrap();
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let fleet = rt
         .block_on(Fleet::start(
             FleetConfig::builder()
@@ -542,11 +538,7 @@ fn the_serial_console_shows_the_boot_through_ipmitool_sol() {
     require("script", "bsdutils");
     let dir = tempfile::tempdir().unwrap();
     uefi_disk(&dir.path().join("node-00000.img"), true);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let fleet = rt
         .block_on(Fleet::start(
             FleetConfig::builder().count(1).disks(dir.path()),

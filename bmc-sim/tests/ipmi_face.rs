@@ -15,11 +15,7 @@ use ipmi_proto::cmd::chassis::{BootDevice, BootMode};
 use ipmi_proto::session::{SessionConfig, SuiteChoice};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    common::runtime()
 }
 
 fn cfg() -> SessionConfig {

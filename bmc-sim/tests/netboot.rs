@@ -2,6 +2,8 @@
 //! their virtual firmware leases an address from pxe's DHCP server, fetches the boot file from
 //! pxe's TFTP server, asks DHCP again as iPXE and fetches its script from pxe's HTTP server.
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,11 +21,7 @@ use pxe::tftp::source::MemorySource;
 
 #[test]
 fn nodes_powered_on_with_a_pxe_override_netboot_through_pxes_servers() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(async {
         let ipxe_efi: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let tftp = TftpServer::builder(Arc::new(

@@ -63,11 +63,7 @@ fn message_ids(inbox: &Inbox, path: &str) -> Vec<String> {
 fn subscriptions_receive_filtered_events_with_retries() {
     require("curl", "curl");
     require("ipmitool", "ipmitool");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let inbox = Arc::new(Mutex::new(Inbox::default()));
     let receiver = rt.block_on(async {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -364,11 +360,7 @@ fn events_are_pushed_to_an_https_receiver() {
     require("python3", "python3");
     let dir = tempfile::tempdir().unwrap();
     let (mut receiver, port, events) = python_https_receiver(dir.path());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let fleet = rt
         .block_on(Fleet::start(
             FleetConfig::builder().redfish("127.0.0.1:0".parse().unwrap()),

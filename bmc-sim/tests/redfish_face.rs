@@ -312,11 +312,7 @@ fn vendor_fleet(rt: &tokio::runtime::Runtime, v: Vendor) -> Fleet {
 #[test]
 fn vendor_profiles_reproduce_the_field_quirks() {
     require("curl", "curl");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let basic = "admin:password";
     let mode_patch = r#"{"Boot":{"BootSourceOverrideTarget":"Pxe","BootSourceOverrideEnabled":"Once","BootSourceOverrideMode":"UEFI"}}"#;
     let no_mode =
@@ -552,11 +548,7 @@ fn vendor_profiles_reproduce_the_field_quirks() {
 #[test]
 fn tasks_updates_and_server_sent_events() {
     require("curl", "curl");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let f = vendor_fleet(&rt, Vendor::Generic);
     let u = f.redfish_url(0).unwrap();
     let basic = "admin:password";
@@ -683,11 +675,7 @@ fn tasks_updates_and_server_sent_events() {
 #[test]
 fn redfish_faults_503_latency_and_hang() {
     require("curl", "curl");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let f = vendor_fleet(&rt, Vendor::Generic);
     let sys = format!("{}/redfish/v1/Systems/1", f.redfish_url(0).unwrap());
     let face = f.redfish(0).unwrap();
@@ -716,11 +704,7 @@ fn redfish_faults_503_latency_and_hang() {
 #[test]
 fn https_with_a_self_signed_certificate() {
     require("curl", "curl");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let f = rt
         .block_on(Fleet::start(
             FleetConfig::builder()
@@ -751,11 +735,7 @@ fn https_with_a_self_signed_certificate() {
 #[test]
 fn paged_and_expanded_collections() {
     require("curl", "curl");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let f = vendor_fleet(&rt, Vendor::Generic);
     let u = f.redfish_url(0).unwrap();
     let login = r#"{"UserName":"admin","Password":"password"}"#;
@@ -796,11 +776,7 @@ fn paged_and_expanded_collections() {
 #[test]
 fn connection_resets_fault_plans_and_a_rebooting_bmc() {
     require("curl", "curl");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     // Per BMC, as the example's --faults takes it: BMC 1 resets, BMC 2 answers 503.
     let plan: bmc_sim::FaultPlan = "1:reset=1;2:http5xx=1".parse().unwrap();
     let f = rt
@@ -903,11 +879,7 @@ fn insert_media_checks_https_images_too() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("installer.iso"), vec![0u8; 65536]).unwrap();
     let (mut server, port) = python_https_server(&dir);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let f = vendor_fleet(&rt, Vendor::Generic);
     let insert = format!(
         "{}/redfish/v1/Systems/1/VirtualMedia/CD/Actions/VirtualMedia.InsertMedia",

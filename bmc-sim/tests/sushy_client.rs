@@ -30,11 +30,7 @@ fn sushy_python() -> PathBuf {
 fn sushy_drives_every_vendor_profile() {
     let py = sushy_python();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/sushy_client.py");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let image = format!("{}/install.iso", image_server());
     for vendor in [
         Vendor::Generic,

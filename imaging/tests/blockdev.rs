@@ -150,23 +150,7 @@ fn not_a_block_device() {
 #[test]
 fn backup_gpt_moves_to_the_disk_end() {
     let fx = Fixture::new(16 << 20, 47);
-    let img = fx.path("gpt.raw");
-    std::fs::copy(&fx.raw, &img).unwrap();
-    run(
-        "sgdisk",
-        &[
-            "-o",
-            "-n",
-            "1:2048:+4M",
-            "-t",
-            "1:ef00",
-            "-n",
-            "2:0:0",
-            "-t",
-            "2:8300",
-            img.to_str().unwrap(),
-        ],
-    );
+    let img = gpt_image(&fx);
     let image = std::fs::read(&img).unwrap();
     for (sector, direct) in [(512u32, false), (512, true)] {
         let lo = LoopDev::new(fx.dir.path(), "dev", DEV, 0xaa, sector);

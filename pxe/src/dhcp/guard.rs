@@ -11,7 +11,7 @@
 //! client each time, and a UDP server cannot see the Ethernet source that would unmask it.
 //! Against that, [`FloodGuard::with_new_clients`] adds one shared bucket for clients seen for
 //! the first time, while clients the server already knows (a reservation or a lease: the
-//! caller says so through [`FloodGuard::admit`]) and clients already tracked are never held
+//! caller says so through [`FloodGuard::admit`], asked only for untracked clients) and clients already tracked are never held
 //! back by it. It is off by default, because a legitimate boot storm (or `perfdhcp`) is
 //! also a stream of new MACs; a provisioning network that reserves its nodes' addresses
 //! can turn it on and keep booting them through such a flood.
@@ -23,10 +23,10 @@
 //! let now = Instant::now();
 //! let spoofed = (0..10_000u32).filter(|i| {
 //!     let b = i.to_be_bytes();
-//!     g.admit([2, 0, b[0], b[1], b[2], b[3]], false, now)
+//!     g.admit([2, 0, b[0], b[1], b[2], b[3]], now, || false)
 //! });
 //! assert_eq!(spoofed.count(), 100);                   // the new-client burst, no more
-//! assert!(g.admit([2, 9, 9, 9, 9, 9], true, now));      // a reserved node still gets in
+//! assert!(g.admit([2, 9, 9, 9, 9, 9], now, || true));      // a reserved node still gets in
 //! ```
 //!
 //! ```
@@ -61,6 +61,21 @@ pub struct FloodGuard {
 struct Bucket {
     tokens: f64,
     at: Instant,
+}
+
+impl Bucket {
+    /// Refill at `rate` per second up to `burst`, then take a token if there is one.
+    fn take(&mut self, now: Instant, burst: f64, rate: f64) -> bool {
+        let dt = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + dt * rate).min(burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Default for FloodGuard {
@@ -102,24 +117,27 @@ impl FloodGuard {
     /// Whether a datagram from `mac` at `now` is within its rate (and take a token if so);
     /// a client not tracked yet counts as new (see [`admit`](Self::admit)).
     pub fn allow(&mut self, mac: Mac, now: Instant) -> bool {
-        self.admit(mac, false, now)
+        self.admit(mac, now, || false)
     }
 
-    /// As [`allow`](Self::allow), where `known` says the server already knows `mac` (a
-    /// reservation or a lease): a known client is not held back by the new-client limit.
-    pub fn admit(&mut self, mac: Mac, known: bool, now: Instant) -> bool {
+    /// As [`allow`](Self::allow), where `known` says whether the server already knows `mac`
+    /// (a reservation or a lease): a known client is not held back by the new-client limit.
+    /// `known` is asked only when it matters: for a client not tracked yet, with that limit
+    /// on.
+    pub fn admit(&mut self, mac: Mac, now: Instant, known: impl FnOnce() -> bool) -> bool {
         if let Some(b) = self.buckets.get_mut(&mac) {
-            let dt = now.saturating_duration_since(b.at).as_secs_f64();
-            b.tokens = (b.tokens + dt * self.per_second).min(self.burst);
-            b.at = now;
-            if b.tokens >= 1.0 {
-                b.tokens -= 1.0;
-                return true;
-            }
-            return false;
+            return b.take(now, self.burst, self.per_second);
         }
-        if !known && !self.take_new_client(now) {
-            return false;
+        if let Some((burst, rate, bucket)) = self.new_clients.as_mut()
+            && !known()
+        {
+            let b = bucket.get_or_insert(Bucket {
+                tokens: *burst,
+                at: now,
+            });
+            if !b.take(now, *burst, *rate) {
+                return false;
+            }
         }
         if self.buckets.len() >= self.max_clients {
             self.sweep(now);
@@ -135,26 +153,6 @@ impl FloodGuard {
             },
         );
         true
-    }
-
-    /// A token from the new-client bucket (always, when there is no such limit).
-    fn take_new_client(&mut self, now: Instant) -> bool {
-        let Some((burst, rate, bucket)) = self.new_clients.as_mut() else {
-            return true;
-        };
-        let b = bucket.get_or_insert(Bucket {
-            tokens: *burst,
-            at: now,
-        });
-        let dt = now.saturating_duration_since(b.at).as_secs_f64();
-        b.tokens = (b.tokens + dt * *rate).min(*burst);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 
     /// Clients tracked now.
@@ -233,9 +231,9 @@ mod tests {
         assert_eq!((0..100_000).filter(|i| g.allow(mac(*i), t0)).count(), 9);
         // The tracked client and a known (reserved) one are not held back.
         assert!(g.allow([7; 6], t0));
-        assert!(g.admit([8; 6], true, t0));
+        assert!(g.admit([8; 6], t0, || true));
         // Another known one, and it is tracked from then on under its own bucket.
-        assert!(g.admit([9; 6], true, t0));
+        assert!(g.admit([9; 6], t0, || true));
         assert!(g.allow([9; 6], t0));
         // One second later: 5 more new clients.
         let t1 = t0 + Duration::from_secs(1);
@@ -298,7 +296,7 @@ mod tests {
                     passed += 1;
                 }
                 if i % 100 == 0 {
-                    prop_assert!(g.admit([1, 1, 1, 1, (i >> 8) as u8, i as u8], true, t));
+                    prop_assert!(g.admit([1, 1, 1, 1, (i >> 8) as u8, i as u8], t, || true));
                 }
             }
             let elapsed = t.duration_since(t0).as_secs_f64();

@@ -546,13 +546,10 @@ impl DhcpServer {
 
     /// Rate check, decision, and the reply sent (or queued behind its lease's commit).
     async fn datagram(&mut self, data: &[u8], from: SocketAddr, boot: bool) {
+        let pool = self.core.pool.as_ref();
         if let Some(g) = self.guard.as_mut()
             && let Some(mac) = super::guard::chaddr(data)
-            && !g.admit(
-                mac,
-                self.core.pool.as_ref().is_some_and(|p| p.knows(mac)),
-                Instant::now(),
-            )
+            && !g.admit(mac, Instant::now(), || pool.is_some_and(|p| p.knows(mac)))
         {
             tracing::debug!(mac = %MacFmt(Some(mac)), "over the per-client rate; dropped");
             return;
